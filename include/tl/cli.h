@@ -1,0 +1,42 @@
+#pragma once
+// Command-line parsing into one plain struct. Tests feed argv vectors and check the fields.
+#include <ostream>
+#include <string>
+#include <vector>
+
+namespace tl {
+
+enum class Command { None, Train, Evaluate, Predict, Summary };
+
+struct CliOptions {
+  Command command = Command::None;
+  // train / summary
+  std::string config_path;             // --config
+  std::vector<std::string> overrides;  // --set key=value, in order (a later one wins)
+  bool resume = false;                 // --resume: continue from RUN/last.pt
+  bool overwrite = false;              // --overwrite: reuse a non-empty run directory
+  // evaluate / predict
+  std::string checkpoint;              // --checkpoint
+  std::string data_root;               // --data: dataset root (default: the one recorded in the checkpoint)
+  std::string split = "test";          // --split test|val|train
+  std::string out_dir;                 // --out
+  std::vector<std::string> inputs;     // predict: images or directories
+  int top_k = 5;                       // --top-k
+  int batch = 0;                       // --batch (0 = the training batch size)
+  std::string tta = "none";            // --tta none|flip
+  std::string device;                  // --device (overrides the config/checkpoint)
+  bool json = false;                   // --json: machine-readable stdout
+  bool quiet = false;                  // --quiet: warnings and errors only
+};
+
+struct CliParse {
+  bool run = false;      // false: nothing to run (help/version printed, or an error)
+  int exit_code = 0;     // meaningful when run is false
+  CliOptions options;
+};
+
+// Parses arguments (argv[0] excluded). Help and --version go to `out`, errors (one line) to `err`.
+// `tl-train --config X` is shorthand for `tl-train train --config X`.
+CliParse parse_command_line(const std::vector<std::string>& args, std::ostream& out, std::ostream& err);
+
+}  // namespace tl

@@ -1,0 +1,42 @@
+#pragma once
+// Decoding (OpenCV) of any input into 8-bit RGB, resizing, and conversion into normalised tensors.
+#include <cstdint>
+#include <string>
+
+#include <opencv2/core.hpp>
+#include <torch/torch.h>
+
+#include "tl/config.h"
+
+namespace tl {
+
+// A file that cannot be used as an image; what() says why (e.g. "truncated JPEG (no end-of-image marker)").
+struct ImageError : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+// Cheap check without decoding pixels: readable, non-empty, a known image signature, a complete
+// JPEG (end-of-image marker), header dimensions within max_pixels. Throws ImageError.
+void probe_image(const std::string& path, int64_t max_pixels);
+
+// Decodes any supported file into a 3-channel 8-bit RGB image (grayscale, alpha, palette, 16-bit
+// and CMYK inputs included; EXIF orientation honoured). When the image is much larger than
+// `target_size` (> 2x), it is decoded at reduced scale (IMREAD_REDUCED_*) as long as it stays
+// at least target_size on its shorter side. Throws ImageError.
+cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target_size = 0);
+
+// Resizes to size x size: "stretch" (Keras load_img target_size) or "shorter_center_crop"
+// (torchvision Resize(size) + CenterCrop(size)).
+cv::Mat resize_image(const cv::Mat& rgb, int64_t size, const std::string& mode);
+
+// Writes the RGB uint8 image into `out` (3*H*W floats, CHW), applying the normalisation:
+// channel order, then x * scale, then (x - mean) / std per channel.
+void write_normalized(const cv::Mat& rgb, const Normalization& norm, float* out);
+
+// Convenience: a 1 x 3 x H x W float tensor.
+torch::Tensor image_to_tensor(const cv::Mat& rgb, const Normalization& norm);
+
+// decode + resize in one step, as training and prediction use it.
+cv::Mat load_image(const std::string& path, int64_t size, const std::string& resize_mode, int64_t max_pixels);
+
+}  // namespace tl

@@ -1,0 +1,74 @@
+#pragma once
+// Batches of normalised tensors from a list of samples: worker threads decode and augment ahead
+// of the consumer into a bounded queue; each epoch a seeded shuffle; every sample exactly once per
+// epoch; an optional in-memory cache of decoded, resized uint8 images.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "tl/config.h"
+#include "tl/dataset.h"
+
+namespace tl {
+
+struct LoaderOptions {
+  int64_t batch_size = 32;
+  bool shuffle = false;
+  bool drop_last = false;
+  uint64_t seed = 0;
+  int workers = 0;                   // 0 = all cores
+  int prefetch_batches = 4;          // bounded queue length
+  int64_t image_size = 224;
+  std::string resize = "stretch";
+  int64_t max_pixels = 100000000;
+  Normalization normalize;
+  std::optional<AugmentConfig> augment;  // none: no augmentation
+  bool cache_memory = false;
+  int64_t cache_bytes = int64_t(2) << 30;
+  bool fail_on_bad_image = false;    // a file that fails to decode: DataError instead of a warning
+  bool pin_memory = false;           // page-locked batches for fast CUDA copies
+};
+
+struct Batch {
+  torch::Tensor images;              // N x 3 x H x W float32, normalised
+  torch::Tensor labels;              // N int64
+  std::vector<int64_t> indices;      // positions in the loader's sample list
+};
+
+class Loader {
+ public:
+  Loader(std::vector<Sample> samples, LoaderOptions options);
+  ~Loader();
+  Loader(const Loader&) = delete;
+  Loader& operator=(const Loader&) = delete;
+
+  // Starts producing the batches of `epoch` (shuffled from seed and epoch when shuffle is on).
+  void start_epoch(int64_t epoch);
+  // The next batch of the epoch, or nothing at its end. Samples that fail to decode are left out
+  // of their batch with a warning naming the file (or DataError when fail_on_bad_image).
+  std::optional<Batch> next();
+
+  int64_t size() const { return static_cast<int64_t>(samples_.size()); }
+  int64_t batches_per_epoch() const;
+  const std::vector<Sample>& samples() const { return samples_; }
+  int64_t skipped() const { return skipped_.load(); }  // samples left out so far (decode failures)
+
+ private:
+  struct Impl;
+  std::vector<Sample> samples_;
+  LoaderOptions options_;
+  std::atomic<int64_t> skipped_{0};
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace tl

@@ -1,0 +1,17 @@
+#pragma once
+// Console and run-log output through spdlog's default logger. Info lines print bare (Keras
+// style), warnings and errors carry a "warning:" / "error:" prefix.
+#include <string>
+
+#include <spdlog/spdlog.h>
+
+namespace tl {
+
+// `to_stderr`: commands whose stdout carries data (evaluate --json, predict, summary --json) log
+// to stderr. `quiet`: warnings and errors only.
+void init_logging(bool to_stderr, bool quiet);
+
+// Also append every message, time-stamped, to `path` (the run's train.log).
+void add_log_file(const std::string& path);
+
+}  // namespace tl

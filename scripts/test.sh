@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Installs dependencies, builds tl-train with its tests (Release) and runs them with CTest.
+# Usage: ./scripts/test.sh [extra ctest args]   (BUILD_DIR=build by default; TL_SANITIZE=1 for ASan+UBSan)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+./scripts/install_deps.sh
+build_dir=${BUILD_DIR:-build}
+sanitize=OFF
+if [ "${TL_SANITIZE:-0}" = 1 ]; then sanitize=ON; build_dir=${BUILD_DIR:-build-sanitize}; fi
+cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_TESTS=ON -DTL_SANITIZE=$sanitize
+cmake --build "$build_dir" -j "$(nproc)"
+cd "$build_dir"
+ctest --output-on-failure -j "$(nproc)" "$@"

@@ -1,0 +1,49 @@
+#include "tl/logging.h"
+
+#include <spdlog/pattern_formatter.h>
+#include <spdlog/sinks/basic_file_sink.h>
+#include <spdlog/sinks/stdout_sinks.h>
+
+namespace tl {
+namespace {
+
+// "%*" in a pattern: nothing for info, "warning: " / "error: " for the levels a user must notice.
+class LevelPrefix : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    const char* prefix = "";
+    if (msg.level == spdlog::level::warn) prefix = "warning: ";
+    if (msg.level >= spdlog::level::err) prefix = "error: ";
+    if (msg.level == spdlog::level::debug) prefix = "debug: ";
+    dest.append(prefix, prefix + std::strlen(prefix));
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override { return std::make_unique<LevelPrefix>(); }
+};
+
+std::unique_ptr<spdlog::formatter> make_formatter(const std::string& pattern) {
+  auto formatter = std::make_unique<spdlog::pattern_formatter>();
+  formatter->add_flag<LevelPrefix>('*').set_pattern(pattern);
+  return formatter;
+}
+
+}  // namespace
+
+void init_logging(bool to_stderr, bool quiet) {
+  spdlog::sink_ptr console;
+  if (to_stderr) console = std::make_shared<spdlog::sinks::stderr_sink_mt>();
+  else console = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+  console->set_formatter(make_formatter("%*%v"));
+  console->set_level(quiet ? spdlog::level::warn : spdlog::level::info);
+  auto logger = std::make_shared<spdlog::logger>("tl", console);
+  logger->set_level(spdlog::level::info);
+  logger->flush_on(spdlog::level::info);
+  spdlog::set_default_logger(logger);
+}
+
+void add_log_file(const std::string& path) {
+  auto file = std::make_shared<spdlog::sinks::basic_file_sink_mt>(path, /*truncate=*/false);
+  file->set_formatter(make_formatter("[%Y-%m-%d %H:%M:%S] %*%v"));
+  spdlog::default_logger()->sinks().push_back(file);
+}
+
+}  // namespace tl
