@@ -16,8 +16,10 @@ Examples:
 import argparse
 import json
 import os
+import shutil
 import socket
 import sys
+import tempfile
 
 if __name__ == "__main__" and os.environ.get("PYTHONHASHSEED") != "0":
     # TorchScript emits each module's __constants__ (a Python set of strings) in
@@ -143,17 +145,19 @@ def to_export_module(model, features_only):
 
 
 def save_scripted(module, path, meta):
-    """Script and save atomically: write <path>.tmp next to it, then rename."""
+    """Script and save atomically: write into a private temporary folder beside
+    the target (same file name, since the archive records it; a private folder,
+    since several processes may export at once), then rename over the target."""
     scripted = torch.jit.script(module)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = path + ".tmp"
+    parent = os.path.dirname(os.path.abspath(path))
+    os.makedirs(parent, exist_ok=True)
+    tmp_dir = tempfile.mkdtemp(prefix=".export-", dir=parent)
+    tmp = os.path.join(tmp_dir, os.path.basename(path))
     try:
         torch.jit.save(scripted, tmp, _extra_files={"tl_backbone.json": json.dumps(meta)})
         os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-        raise
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
 
 
 def main(argv=None):

@@ -92,26 +92,28 @@ inline std::string python_with_torch() {
   return "";
 }
 
-// A random-weight VGG16-shaped TorchScript backbone, exported once per process and argument set
-// with scripts/export_vgg16.py. width_div 16 makes a tiny network for fast tests. Returns "" when
-// Python with torchvision is missing (callers GTEST_SKIP with a message).
+// A random-weight VGG16-shaped TorchScript backbone exported with scripts/export_vgg16.py.
+// width_div 16 makes a tiny network for fast tests. Exports are kept in the build tree (keyed by
+// the export script's content) so that CTest's one-process-per-test runs export each file once.
+// Returns "" when Python with torchvision is missing (callers GTEST_SKIP with a message).
 inline std::string exported_backbone(int width_div = 16, bool features_only = false, const std::string& arch = "vgg16") {
   static std::mutex mutex;
-  static std::map<std::string, std::string> cache;
-  static TempDir dir;
   std::lock_guard<std::mutex> lock(mutex);
-  std::string key = arch + "_w" + std::to_string(width_div) + (features_only ? "_f" : "");
-  auto it = cache.find(key);
-  if (it != cache.end()) return it->second;
+  const std::string script = std::string(TL_SOURCE_DIR) + "/scripts/export_vgg16.py";
+  const size_t version = std::hash<std::string>{}(read_text(script));
+  fs::path dir = fs::path(TL_FIXTURE_DIR);
+  fs::create_directories(dir);
+  std::string out = (dir / (arch + "_w" + std::to_string(width_div) + (features_only ? "_f" : "") + "_" +
+                            std::to_string(version % 1000000007) + ".pt")).string();
+  if (fs::exists(out)) return out;
   std::string python = python_with_torch();
   if (python.empty()) return "";
-  std::string out = dir.str(key + ".pt");
-  std::string command = python + " " + shell_quote(std::string(TL_SOURCE_DIR) + "/scripts/export_vgg16.py") +
-                        " --weights random --seed 0 --arch " + arch + " --width-div " + std::to_string(width_div) +
-                        (features_only ? " --features-only" : "") + " --out " + shell_quote(out);
+  // The script writes a temporary file and renames it, so concurrent test processes are safe.
+  std::string command = python + " " + shell_quote(script) + " --weights random --seed 0 --arch " + arch +
+                        " --width-div " + std::to_string(width_div) + (features_only ? " --features-only" : "") +
+                        " --out " + shell_quote(out);
   RunResult r = run_shell(command);
   if (r.exit_code != 0) throw std::runtime_error("export failed: " + r.err);
-  cache[key] = out;
   return out;
 }
 

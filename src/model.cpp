@@ -1,0 +1,444 @@
+#include "tl/model.h"
+
+#include <caffe2/serialize/inline_container.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <iomanip>
+#include <sstream>
+
+#include "tl/errors.h"
+#include "tl/files.h"
+
+namespace tl {
+namespace {
+
+constexpr double kVggDropout = 0.5;  // torchvision's classifier dropout between fc1, fc2 and the output
+
+std::string type_of(const torch::jit::Module& m) {
+  auto name = m.type()->name();
+  return name ? name->name() : "Module";
+}
+
+std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
+std::string export_hint(const std::string& path) {
+  return "export one with: /usr/bin/python3 scripts/export_vgg16.py --out " + path +
+         " (add --weights random when offline)";
+}
+
+int64_t count_params(const std::vector<torch::Tensor>& params) {
+  int64_t n = 0;
+  for (const auto& p : params) n += p.numel();
+  return n;
+}
+
+std::vector<torch::Tensor> module_params(const torch::jit::Module& m) {
+  std::vector<torch::Tensor> out;
+  for (const auto& p : m.parameters()) out.push_back(p);
+  return out;
+}
+
+std::string number(double v) {
+  std::ostringstream s;
+  s << std::setprecision(17) << v;
+  std::string text = s.str();
+  if (text.find_first_of(".e") == std::string::npos) text += ".0";
+  return text;
+}
+
+// Thousands separators, as Keras prints parameter counts.
+std::string grouped(int64_t n) {
+  std::string s = std::to_string(n);
+  for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
+  return s;
+}
+
+}  // namespace
+
+torch::jit::Module load_torchscript(const std::string& path, const torch::Device& device, const std::string& meta_name,
+                                    std::string* meta_text) {
+  if (!std::filesystem::exists(path)) throw ModelError(path + ": no such file; " + export_hint(path));
+  if (std::filesystem::is_directory(path)) throw ModelError(path + ": is a directory, expected a TorchScript .pt file");
+  // Look inside the zip first: torch.save'd state_dicts are zips too, but without code.
+  try {
+    caffe2::serialize::PyTorchStreamReader reader(path);
+    bool has_code = false;
+    for (const auto& record : reader.getAllRecords())
+      if (record.rfind("code/", 0) == 0) has_code = true;
+    if (!has_code)
+      throw ModelError(path + ": this is a state_dict or pickled model saved with torch.save, not TorchScript; " +
+                       export_hint(path));
+  } catch (const c10::Error& e) {
+    throw ModelError(path + ": not a TorchScript archive (random bytes or a truncated file?): " +
+                     first_line(e.msg()) + "; " + export_hint(path));
+  }
+  try {
+    torch::jit::ExtraFilesMap extra;
+    if (!meta_name.empty()) extra[meta_name] = "";
+    torch::jit::Module module = torch::jit::load(path, device, extra);
+    if (meta_text) *meta_text = meta_name.empty() ? "" : extra[meta_name];
+    return module;
+  } catch (const c10::Error& e) {
+    throw ModelError(path + ": cannot load the TorchScript model (" + first_line(e.msg()) + "); " + export_hint(path));
+  }
+}
+
+TransferModel TransferModel::create(const ModelConfig& config, int64_t num_classes, uint64_t seed) {
+  std::string meta_text;
+  torch::jit::Module backbone = load_torchscript(config.backbone, torch::kCPU, "tl_meta.json", &meta_text);
+  const bool is_checkpoint = !meta_text.empty();
+  if (!backbone.hasattr("features"))
+    throw ModelError(config.backbone + ": has no 'features' submodule; export the backbone with scripts/export_vgg16.py");
+
+  TransferModel model;
+  model.num_classes_ = num_classes;
+  model.head_spec_ = Json{{"pool", config.head.pool}, {"hidden", config.head.hidden}, {"dropout", config.head.dropout}};
+
+  auto cu = std::make_shared<torch::jit::CompilationUnit>();
+  model.module_ = torch::jit::Module(c10::QualifiedName("__torch__.tl.TransferModel"), cu, /*shouldMangle=*/true);
+  torch::jit::Module& m = model.module_;
+  m.register_attribute("training", c10::BoolType::get(), false);
+  m.register_module("features", backbone.attr("features").toModule());
+  if (backbone.hasattr("avgpool")) m.register_module("avgpool", backbone.attr("avgpool").toModule());
+
+  if (config.head.pool == "vgg") {
+    if (backbone.hasattr("classifier")) {
+      torch::jit::Module classifier = backbone.attr("classifier").toModule();
+      m.register_module("fc1", classifier.attr("0").toModule());
+      m.register_module("fc2", classifier.attr("3").toModule());
+    } else if (backbone.hasattr("fc1") && backbone.hasattr("fc2")) {  // a tl-train checkpoint with a "vgg" head
+      m.register_module("fc1", backbone.attr("fc1").toModule());
+      m.register_module("fc2", backbone.attr("fc2").toModule());
+    } else {
+      throw ModelError(config.backbone + ": model.head.pool \"vgg\" needs the pretrained classifier, but this file " +
+                       (is_checkpoint ? "is a checkpoint without fc1/fc2" : "was exported with --features-only") +
+                       "; export without --features-only, or use pool \"avg\", \"max\" or \"flatten\"");
+    }
+    if (!m.hasattr("avgpool")) throw ModelError(config.backbone + ": pool \"vgg\" needs the backbone's avgpool");
+  }
+
+  // Infer the head's input width from a dry run of the backbone at the configured size.
+  torch::manual_seed(seed);
+  model.build_stages();
+  int64_t width = 0;
+  {
+    torch::NoGradGuard no_grad;
+    torch::Tensor x = torch::zeros({1, 3, config.input_size, config.input_size});
+    for (const Stage& s : model.stages_) {
+      if (s.kind == Stage::Head) break;
+      x = model.run_stage(s, x, false);
+    }
+    width = x.size(1);
+    if (x.dim() != 2) throw ModelError("unexpected feature shape from " + config.backbone);
+  }
+  std::vector<int64_t> widths = config.head.hidden;
+  widths.push_back(num_classes);
+  for (size_t i = 0; i < widths.size(); ++i) {
+    torch::Tensor w = torch::empty({widths[i], width});
+    torch::nn::init::xavier_uniform_(w);
+    torch::Tensor b = torch::zeros({widths[i]});
+    m.register_parameter("head_w" + std::to_string(i), w.set_requires_grad(true), false);
+    m.register_parameter("head_b" + std::to_string(i), b.set_requires_grad(true), false);
+    width = widths[i];
+  }
+  model.define_methods();
+  model.set_freeze(config.freeze);
+  return model;
+}
+
+TransferModel TransferModel::from_checkpoint(torch::jit::Module module, const Json& meta) {
+  TransferModel model;
+  model.module_ = std::move(module);
+  model.head_spec_ = meta.at("head");
+  model.num_classes_ = static_cast<int64_t>(meta.at("classes").size());
+  model.build_stages();
+  model.set_freeze(meta.value("freeze", std::string("none")));
+  return model;
+}
+
+void TransferModel::build_stages() {
+  stages_.clear();
+  torch::jit::Module features = module_.attr("features").toModule();
+  int block = 1, conv_in_block = 0, index = 0;
+  for (const auto& child : features.named_children()) {
+    std::string type = type_of(child.value);
+    std::string keras;
+    if (type == "Conv2d") keras = "block" + std::to_string(block) + "_conv" + std::to_string(++conv_in_block);
+    if (type == "MaxPool2d") keras = "block" + std::to_string(block++) + "_pool", conv_in_block = 0;
+    stages_.push_back({Stage::Feature, "features." + child.name, keras, index++});
+  }
+  const std::string pool = head_spec_.at("pool");
+  stages_.push_back({Stage::Pool, pool == "vgg" ? "avgpool" : "pool",
+                     pool == "avg" ? "global_average_pooling2d" : pool == "max" ? "global_max_pooling2d" : "flatten", 0});
+  if (pool == "vgg") {
+    stages_.push_back({Stage::Fc, "fc1", "fc1", 1});
+    stages_.push_back({Stage::Fc, "fc2", "fc2", 2});
+  }
+  stages_.push_back({Stage::Head, "head", "", 0});
+  frozen_.assign(stages_.size(), false);
+}
+
+// The TorchScript forward that a saved checkpoint runs: the same computation as the stages, in
+// eval mode identical to TransferModel::forward (a test checks this).
+void TransferModel::define_methods() {
+  const std::string pool = head_spec_.at("pool");
+  std::ostringstream src;
+  src << "def forward(self, x):\n";
+  src << "    x = self.features.forward(x)\n";
+  if (pool == "avg") src << "    x = torch.mean(x, [2, 3])\n";
+  if (pool == "max") src << "    x = torch.amax(x, [2, 3])\n";
+  if (pool == "flatten") src << "    x = torch.flatten(x, 1)\n";
+  if (pool == "vgg") {
+    src << "    x = torch.flatten(self.avgpool.forward(x), 1)\n";
+    for (int fc = 1; fc <= 2; ++fc)
+      src << "    x = torch.dropout(torch.relu(self.fc" << fc << ".forward(x)), " << number(kVggDropout) << ", self.training)\n";
+  }
+  const auto& dropout = head_spec_.at("dropout");
+  const size_t layers = head_spec_.at("hidden").size() + 1;
+  for (size_t i = 0; i < layers; ++i) {
+    src << "    x = torch.linear(torch.dropout(x, " << number(dropout.at(i).get<double>()) << ", self.training), self.head_w"
+        << i << ", self.head_b" << i << ")\n";
+    if (i + 1 < layers) src << "    x = torch.relu(x)\n";
+  }
+  src << "    return x\n";
+  module_.define(src.str());
+}
+
+int64_t TransferModel::conv_layer_count() const {
+  return std::count_if(stages_.begin(), stages_.end(), [](const Stage& s) { return s.kind == Stage::Feature && !s.keras_name.empty() && s.keras_name.find("conv") != std::string::npos; });
+}
+
+void TransferModel::set_freeze(const std::string& spec) {
+  const int64_t convs = conv_layer_count();
+  const bool has_fc = head_spec_.at("pool") == "vgg";
+  int64_t frozen_convs = 0, frozen_fcs = 0;
+  auto names_hint = [&]() {
+    std::string last_conv, last_pool;
+    for (const Stage& s : stages_) {
+      if (s.keras_name.find("_conv") != std::string::npos) last_conv = s.keras_name;
+      if (s.keras_name.find("_pool") != std::string::npos) last_pool = s.keras_name;
+    }
+    return "; use \"none\", \"all\", 0.." + std::to_string(convs) + ", block1_conv1.." + last_conv +
+           ", block1_pool.." + last_pool + (has_fc ? ", fc1 or fc2" : "");
+  };
+  if (spec == "none") {
+  } else if (spec == "all") {
+    frozen_convs = convs, frozen_fcs = has_fc ? 2 : 0;
+  } else if (!spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit)) {
+    frozen_convs = std::stoll(spec);
+    if (frozen_convs > convs)
+      throw ConfigError("model.freeze " + spec + " is beyond the backbone's " + std::to_string(convs) + " conv layers" + names_hint());
+  } else if (spec == "fc1" || spec == "fc2") {
+    if (!has_fc) throw ConfigError("model.freeze \"" + spec + "\" exists only with model.head.pool \"vgg\"" + names_hint());
+    frozen_convs = convs, frozen_fcs = spec == "fc1" ? 1 : 2;
+  } else {
+    bool found = false;
+    int64_t seen_convs = 0;
+    for (const Stage& s : stages_) {
+      if (s.kind != Stage::Feature) break;
+      if (s.keras_name.find("_conv") != std::string::npos) ++seen_convs;
+      if (s.keras_name == spec) frozen_convs = seen_convs, found = true;
+    }
+    if (!found) throw ConfigError("model.freeze \"" + spec + "\" is not a layer of this backbone" + names_hint());
+  }
+
+  int64_t conv_ordinal = 0;
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    const Stage& s = stages_[i];
+    bool frozen = false;
+    if (s.kind == Stage::Feature) {
+      auto params = stage_parameters(s);
+      if (!params.empty()) frozen = conv_ordinal++ < frozen_convs;
+      else frozen = i == 0 || frozen_[i - 1];  // parameter-free layers follow the layer before
+    } else if (s.kind == Stage::Pool) {
+      frozen = frozen_[i - 1];
+    } else if (s.kind == Stage::Fc) {
+      frozen = s.index <= frozen_fcs;
+    }
+    frozen_[i] = frozen;
+    for (auto& p : stage_parameters(s)) p.set_requires_grad(!frozen);
+  }
+  first_trainable_stage_ = 0;
+  while (first_trainable_stage_ < stages_.size() && frozen_[first_trainable_stage_]) ++first_trainable_stage_;
+  freeze_spec_ = spec;
+}
+
+bool TransferModel::prefix_is_whole_backbone() const { return stages_[first_trainable_stage_].kind == Stage::Head; }
+
+bool TransferModel::stage_trainable(const Stage& stage) const {
+  return !frozen_[static_cast<size_t>(&stage - stages_.data())];
+}
+
+std::vector<torch::Tensor> TransferModel::stage_parameters(const Stage& s) {
+  switch (s.kind) {
+    case Stage::Feature:
+      return module_params(module_.attr("features").toModule().attr(std::to_string(s.index)).toModule());
+    case Stage::Fc:
+      return module_params(module_.attr("fc" + std::to_string(s.index)).toModule());
+    case Stage::Head:
+      return head_parameters();
+    case Stage::Pool:
+      break;
+  }
+  return {};
+}
+
+torch::Tensor TransferModel::run_stage(const Stage& s, torch::Tensor x, bool training_stage) {
+  switch (s.kind) {
+    case Stage::Feature:
+      return module_.attr("features").toModule().attr(std::to_string(s.index)).toModule().forward({x}).toTensor();
+    case Stage::Pool: {
+      const std::string& pool = head_spec_.at("pool").get_ref<const std::string&>();
+      if (pool == "avg") return x.mean({2, 3});
+      if (pool == "max") return x.amax({2, 3});
+      if (pool == "flatten") return x.flatten(1);
+      return module_.attr("avgpool").toModule().forward({x}).toTensor().flatten(1);
+    }
+    case Stage::Fc: {
+      x = torch::relu(module_.attr("fc" + std::to_string(s.index)).toModule().forward({x}).toTensor());
+      return torch::dropout(x, kVggDropout, training_stage);
+    }
+    case Stage::Head: {
+      const auto& dropout = head_spec_.at("dropout");
+      const size_t layers = head_spec_.at("hidden").size() + 1;
+      for (size_t i = 0; i < layers; ++i) {
+        x = torch::dropout(x, dropout.at(i).get<double>(), training_stage);
+        x = torch::linear(x, module_.attr("head_w" + std::to_string(i)).toTensor(),
+                          module_.attr("head_b" + std::to_string(i)).toTensor());
+        if (i + 1 < layers) x = torch::relu(x);
+      }
+      return x;
+    }
+  }
+  return x;
+}
+
+torch::Tensor TransferModel::forward_prefix(const torch::Tensor& images) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = images;
+  for (size_t i = 0; i < first_trainable_stage_; ++i) x = run_stage(stages_[i], x, false);
+  return x;
+}
+
+torch::Tensor TransferModel::forward_from_prefix(const torch::Tensor& prefix_output) {
+  torch::Tensor x = prefix_output;
+  for (size_t i = first_trainable_stage_; i < stages_.size(); ++i) x = run_stage(stages_[i], x, training_ && !frozen_[i]);
+  return x;
+}
+
+torch::Tensor TransferModel::forward(const torch::Tensor& images) { return forward_from_prefix(forward_prefix(images)); }
+
+void TransferModel::train(bool on) {
+  training_ = on;
+  module_.train(on);
+}
+
+void TransferModel::to(const torch::Device& device) { module_.to(device); }
+
+torch::Device TransferModel::device() const {
+  for (const auto& p : module_.parameters()) return p.device();
+  return torch::kCPU;
+}
+
+std::vector<torch::Tensor> TransferModel::head_parameters() {
+  std::vector<torch::Tensor> out;
+  const size_t layers = head_spec_.at("hidden").size() + 1;
+  for (size_t i = 0; i < layers; ++i) {
+    out.push_back(module_.attr("head_w" + std::to_string(i)).toTensor());
+    out.push_back(module_.attr("head_b" + std::to_string(i)).toTensor());
+  }
+  return out;
+}
+
+std::vector<torch::Tensor> TransferModel::trainable_backbone_parameters() {
+  std::vector<torch::Tensor> out;
+  for (const Stage& s : stages_)
+    if (s.kind != Stage::Head && stage_trainable(s))
+      for (auto& p : stage_parameters(s)) out.push_back(p);
+  return out;
+}
+
+std::vector<torch::Tensor> TransferModel::all_parameters() {
+  std::vector<torch::Tensor> out;
+  for (const Stage& s : stages_)
+    for (auto& p : stage_parameters(s)) out.push_back(p);
+  return out;
+}
+
+ModelSummary TransferModel::summary(int64_t input_size) {
+  torch::NoGradGuard no_grad;
+  ModelSummary summary;
+  torch::Tensor x = torch::zeros({1, 3, input_size, input_size}, torch::TensorOptions().device(device()));
+  for (const Stage& s : stages_) {
+    x = run_stage(s, x, false);
+    if (s.kind == Stage::Feature && s.keras_name.empty()) continue;  // ReLU: no parameters, same shape
+    auto params = stage_parameters(s);
+    LayerSummary layer;
+    layer.name = s.name;
+    layer.keras_name = s.keras_name;
+    layer.type = s.kind == Stage::Feature ? type_of(module_.attr("features").toModule().attr(std::to_string(s.index)).toModule())
+               : s.kind == Stage::Pool    ? "Pool(" + head_spec_.at("pool").get<std::string>() + ")"
+               : s.kind == Stage::Fc      ? "Linear"
+                                          : "DenseHead";
+    layer.output_shape = x.sizes().vec();
+    layer.params = count_params(params);
+    layer.trainable = !params.empty() && !frozen_[static_cast<size_t>(&s - stages_.data())];
+    (layer.trainable ? summary.trainable_params : summary.frozen_params) += layer.params;
+    summary.layers.push_back(layer);
+  }
+  summary.total_params = summary.trainable_params + summary.frozen_params;
+  return summary;
+}
+
+std::string ModelSummary::to_text() const {
+  std::ostringstream out;
+  auto shape = [](const std::vector<int64_t>& s) {
+    std::string t = "(None";
+    for (size_t i = 1; i < s.size(); ++i) t += ", " + std::to_string(s[i]);
+    return t + ")";
+  };
+  const std::string rule(96, '_');
+  out << rule << "\n"
+      << std::left << std::setw(34) << " Layer (type)" << std::setw(22) << "Keras name" << std::setw(22) << "Output Shape"
+      << std::setw(12) << "Param #" << "Trainable\n"
+      << std::string(96, '=') << "\n";
+  for (const auto& l : layers) {
+    out << " " << std::left << std::setw(33) << (l.name + " (" + l.type + ")") << std::setw(22) << l.keras_name
+        << std::setw(22) << shape(l.output_shape) << std::setw(12) << grouped(l.params)
+        << (l.params == 0 ? "" : l.trainable ? "yes" : "no") << "\n";
+  }
+  out << std::string(96, '=') << "\n"
+      << "Total params: " << grouped(total_params) << "\n"
+      << "Trainable params: " << grouped(trainable_params) << "\n"
+      << "Non-trainable params: " << grouped(frozen_params) << "\n"
+      << rule << "\n";
+  return out.str();
+}
+
+Json ModelSummary::to_json() const {
+  Json layers_json = Json::array();
+  for (const auto& l : layers)
+    layers_json.push_back({{"name", l.name}, {"keras_name", l.keras_name}, {"type", l.type}, {"output_shape", l.output_shape},
+                           {"params", l.params}, {"trainable", l.trainable}});
+  return Json{{"trainable_params", trainable_params}, {"frozen_params", frozen_params}, {"total_params", total_params},
+              {"layers", layers_json}};
+}
+
+void TransferModel::save(const std::string& path, const Json& meta) {
+  torch::jit::ExtraFilesMap extra{{"tl_meta.json", meta.dump(2)}};
+  const bool was_training = training_;
+  module_.train(false);  // Python users get the model in eval mode
+  write_atomic_with(path, [&](const std::string& tmp) {
+    if (device().is_cpu()) {
+      module_.save(tmp, extra);
+    } else {
+      torch::jit::Module copy = module_.clone();
+      copy.to(torch::kCPU);  // loadable on machines without a GPU
+      copy.save(tmp, extra);
+    }
+  });
+  module_.train(was_training);
+}
+
+}  // namespace tl
