@@ -11,7 +11,8 @@ namespace {
 // Beyond this many classes the text matrix labels its columns by index (names would make it
 // hundreds of characters wide); the rows then carry "index name" and serve as the legend.
 constexpr size_t kMaxNamedColumns = 12;
-constexpr size_t kMaxColumnName = 10;  // columns: names abbreviated to this many characters
+constexpr size_t kTerminalWidth = 120;  // named columns are abbreviated to fit this when they can
+constexpr size_t kMinColumnName = 5;
 constexpr size_t kMaxRowName = 24;
 
 bool starts_character(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
@@ -31,6 +32,7 @@ std::string abbreviate(const std::string& s, size_t width) {
     if (starts_character(c) && ++columns == width) break;
     out += c;
   }
+  while (!out.empty() && (out.back() == ' ' || out.back() == '-' || out.back() == '_')) out.pop_back();  // "Dairy."
   return out + ".";
 }
 
@@ -142,15 +144,18 @@ std::string ConfusionMatrix::to_text() const {
   const bool by_index = k > kMaxNamedColumns;
   const size_t index_width = std::to_string(k == 0 ? 0 : k - 1).size();
 
-  size_t column_width = std::to_string(counts_.empty() ? 0 : *std::max_element(counts_.begin(), counts_.end())).size();
-  size_t row_width = 0;
+  size_t row_width = 0, longest_name = 0;
   std::vector<std::string> row_labels;
   for (size_t c = 0; c < k; ++c) {
     std::string name = abbreviate(classes_[c], kMaxRowName);
     row_labels.push_back(by_index ? pad_left(std::to_string(c), index_width) + " " + name : name);
     row_width = std::max(row_width, display_width(row_labels.back()));
-    column_width = std::max(column_width, by_index ? index_width : std::min(display_width(classes_[c]), kMaxColumnName));
+    longest_name = std::max(longest_name, display_width(classes_[c]));
   }
+  const size_t fitting = k == 0 ? 0 : (kTerminalWidth - std::min(kTerminalWidth, row_width)) / k;
+  const size_t name_width = std::min(longest_name, std::max(kMinColumnName, fitting >= 2 ? fitting - 2 : 0));
+  const size_t count_width = std::to_string(counts_.empty() ? 0 : *std::max_element(counts_.begin(), counts_.end())).size();
+  const size_t column_width = std::max(count_width, by_index ? index_width : name_width);
 
   std::ostringstream out;
   out << "Confusion matrix (rows: true class, columns: predicted class" << (by_index ? " index" : "") << ")\n";

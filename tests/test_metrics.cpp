@@ -54,6 +54,16 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
   return rows;
 }
 
+void expect_metrics(const tl::ClassMetrics& m, const std::string& name, double precision, double recall, double f1,
+                    int64_t support) {
+  SCOPED_TRACE(name);
+  EXPECT_EQ(m.name, name);
+  EXPECT_NEAR(m.precision, precision, 1e-12);
+  EXPECT_NEAR(m.recall, recall, 1e-12);
+  EXPECT_NEAR(m.f1, f1, 1e-12);
+  EXPECT_EQ(m.support, support);
+}
+
 std::vector<std::string> lines_of(const std::string& text) {
   std::vector<std::string> lines;
   std::istringstream in(text);
@@ -77,37 +87,19 @@ TEST(Metrics, HandComputedThreeClassExample) {
   //   bird: p = 2/3, r = 2/4, f1 = 4/7,          support 4
   const auto rows = three_class_example().per_class();
   ASSERT_EQ(rows.size(), 3u);
-  const double expected[3][3] = {{5.0 / 8, 5.0 / 6, 5.0 / 7}, {3.0 / 5, 1.0 / 2, 6.0 / 11}, {2.0 / 3, 1.0 / 2, 4.0 / 7}};
-  const int64_t support[3] = {6, 6, 4};
-  const char* names[3] = {"cat", "dog", "bird"};
-  for (int c = 0; c < 3; ++c) {
-    SCOPED_TRACE(names[c]);
-    EXPECT_EQ(rows[c].name, names[c]);
-    EXPECT_NEAR(rows[c].precision, expected[c][0], 1e-12);
-    EXPECT_NEAR(rows[c].recall, expected[c][1], 1e-12);
-    EXPECT_NEAR(rows[c].f1, expected[c][2], 1e-12);
-    EXPECT_EQ(rows[c].support, support[c]);
-  }
+  expect_metrics(rows[0], "cat", 5.0 / 8, 5.0 / 6, 5.0 / 7, 6);
+  expect_metrics(rows[1], "dog", 3.0 / 5, 1.0 / 2, 6.0 / 11, 6);
+  expect_metrics(rows[2], "bird", 2.0 / 3, 1.0 / 2, 4.0 / 7, 4);
 }
 
 TEST(Metrics, MacroAndWeightedAverages) {
   ConfusionMatrix cm = three_class_example();
   // macro: p = (5/8 + 3/5 + 2/3) / 3 = 227/360, r = (5/6 + 1/2 + 1/2) / 3 = 11/18,
   //        f1 = (5/7 + 6/11 + 4/7) / 3 = 47/77
-  const auto macro = cm.macro_average();
-  EXPECT_EQ(macro.name, "macro avg");
-  EXPECT_NEAR(macro.precision, 227.0 / 360, 1e-12);
-  EXPECT_NEAR(macro.recall, 11.0 / 18, 1e-12);
-  EXPECT_NEAR(macro.f1, 47.0 / 77, 1e-12);
-  EXPECT_EQ(macro.support, 16);
+  expect_metrics(cm.macro_average(), "macro avg", 227.0 / 360, 11.0 / 18, 47.0 / 77, 16);
   // weighted by support 6, 6, 4 of 16: p = (6*5/8 + 6*3/5 + 4*2/3) / 16 = 601/960,
   //   r = (5 + 3 + 2) / 16 = 5/8 (always the accuracy), f1 = (6*5/7 + 6*6/11 + 4*4/7) / 16 = 379/616
-  const auto weighted = cm.weighted_average();
-  EXPECT_EQ(weighted.name, "weighted avg");
-  EXPECT_NEAR(weighted.precision, 601.0 / 960, 1e-12);
-  EXPECT_NEAR(weighted.recall, 5.0 / 8, 1e-12);
-  EXPECT_NEAR(weighted.f1, 379.0 / 616, 1e-12);
-  EXPECT_EQ(weighted.support, 16);
+  expect_metrics(cm.weighted_average(), "weighted avg", 601.0 / 960, 5.0 / 8, 379.0 / 616, 16);
 }
 
 TEST(Metrics, ZeroDivisionGivesZeroLikeSklearn) {
