@@ -16,8 +16,12 @@ struct EpochRecord {
   double seconds = 0;
 };
 
+// JSON has no NaN: non-finite values are written as null and read back as NaN.
 Json history_to_json(const std::vector<EpochRecord>& history);
+// Throws std::invalid_argument when `json` is not an array of records with every field.
 std::vector<EpochRecord> history_from_json(const Json& json);
+// Header `epoch,loss,acc,val_loss,val_acc,lr,seconds`; numbers in the shortest form that reads
+// back exactly ("nan" for a missing value).
 std::string history_to_csv(const std::vector<EpochRecord>& history);
 
 // Two panels side by side: accuracy and loss per epoch, train vs validation, with axes and legend.
@@ -25,7 +29,19 @@ std::string history_to_csv(const std::vector<EpochRecord>& history);
 std::vector<unsigned char> render_curves_png(const std::vector<EpochRecord>& history);
 
 // A heatmap of the confusion matrix with class names and counts; cells and fonts scale so that
-// 11 classes are easy to read and 100+ remain legible. Returns an encoded PNG.
+// 11 classes are easy to read and 100+ remain legible. Colour is the count's share of its row
+// (the true class), white to dark blue. Returns an encoded PNG.
 std::vector<unsigned char> render_confusion_png(const ConfusionMatrix& cm);
+
+// Where render_confusion_png puts things: cell (t, p) covers the square of side `cell` whose
+// top-left corner is (left + p * cell, top + t * cell). Images stay within 2400 x 2400 px for up
+// to 2000 classes (cells of at least 1 px).
+struct ConfusionLayout {
+  int width = 0, height = 0;  // of the whole image
+  int left = 0, top = 0;      // top-left corner of the grid
+  int cell = 0;               // side of one cell in pixels
+  bool show_counts = false;   // counts are printed only when they fit in a cell
+};
+ConfusionLayout confusion_layout(const ConfusionMatrix& cm);
 
 }  // namespace tl
