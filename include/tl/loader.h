@@ -45,6 +45,10 @@ struct Batch {
   std::vector<int64_t> indices;      // positions in the loader's sample list
 };
 
+// The order in which an epoch visits samples: identity, or a permutation from a portable PRNG
+// seeded by (seed, epoch), the same on every machine and standard library.
+std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, bool shuffle);
+
 class Loader {
  public:
   Loader(std::vector<Sample> samples, LoaderOptions options);

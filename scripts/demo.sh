@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The offline demo: shows transfer learning working on real images, without ImageNet weights.
+#   1. train VGG16 from random initialisation on five Fashion-MNIST classes (the "source" task);
+#   2. use that checkpoint as the backbone for the OTHER five classes, with only a few dozen
+#      images per class: conv layers frozen, head trained (frozen-feature cache on);
+#   3. train the same small set from scratch for the same number of epochs;
+#   4. evaluate both on the same held-out test images, predict one image, print a table.
+# With TL_WEIGHTS=imagenet (and network) step 1 is replaced by torchvision's ImageNet weights.
+# The last line is machine-readable: RESULT transfer_acc=<0..1> scratch_acc=<0..1>
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-/usr/bin/python3}
+WEIGHTS=${TL_WEIGHTS:-random}
+SOURCE_PER_CLASS=${SOURCE_PER_CLASS:-600}
+TARGET_PER_CLASS=${TARGET_PER_CLASS:-30}
+SOURCE_EPOCHS=${SOURCE_EPOCHS:-4}
+TARGET_EPOCHS=${TARGET_EPOCHS:-15}
+RUNS=runs/demo
+stage_start=0
+declare -A seconds
+begin() { echo; echo "== $1"; stage_start=$(date +%s); }
+finish() { seconds[$1]=$(( $(date +%s) - stage_start )); }
+
+begin "Installing dependencies and building tl-train (Release)"
+./scripts/install_deps.sh
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_TESTS=OFF >/dev/null
+cmake --build build -j "$(nproc)" --target tl-train
+TL=build/tl-train
+finish build
+
+begin "Preparing Fashion-MNIST (source: 5 classes x $SOURCE_PER_CLASS; target: 5 other classes x $TARGET_PER_CLASS)"
+"$PYTHON" scripts/prepare_fashion_mnist.py --out data/fashion_source --classes 0,1,2,3,4 \
+  --per-class "$SOURCE_PER_CLASS" --val-per-class 100 --test-per-class 100 --size 32 --seed 1 --overwrite
+"$PYTHON" scripts/prepare_fashion_mnist.py --out data/fashion_target --classes 5,6,7,8,9 \
+  --per-class "$TARGET_PER_CLASS" --val-per-class 20 --test-per-class 200 --size 32 --seed 2 --overwrite
+finish data
+
+begin "Exporting VGG16 ($WEIGHTS weights)"
+"$PYTHON" scripts/export_vgg16.py --weights random --seed 0 --features-only --out models/vgg16_random_features.pt
+if [ "$WEIGHTS" = imagenet ]; then
+  "$PYTHON" scripts/export_vgg16.py --weights imagenet --features-only --out models/vgg16_features.pt
+fi
+finish export
+
+common=(--set data.layout=food11 --set model.input_size=32 --set threads=0 --set data.normalize=imagenet)
+if [ "$WEIGHTS" = imagenet ]; then
+  pretrained=models/vgg16_features.pt
+  seconds[source]=0
+else
+  begin "Step 1: training VGG16 from scratch on the source classes ($SOURCE_EPOCHS epochs)"
+  $TL train --config configs/demo_fashion.json --overwrite "${common[@]}" \
+    --set data.root=data/fashion_source --set model.backbone=models/vgg16_random_features.pt \
+    --set train.epochs="$SOURCE_EPOCHS" --set train.out=$RUNS/source
+  pretrained=$RUNS/source/best.pt
+  finish source
+fi
+
+begin "Step 2: transfer: frozen pretrained conv layers, new head, $TARGET_PER_CLASS images per class"
+$TL train --config configs/demo_fashion.json --overwrite "${common[@]}" \
+  --set data.root=data/fashion_target --set model.backbone="$pretrained" --set model.freeze=all \
+  --set train.epochs="$TARGET_EPOCHS" --set optim.lr=0.001 --set train.out=$RUNS/transfer
+finish transfer
+
+begin "Step 3: the same small set from scratch, same number of epochs"
+$TL train --config configs/demo_fashion.json --overwrite "${common[@]}" \
+  --set data.root=data/fashion_target --set model.backbone=models/vgg16_random_features.pt --set model.freeze=none \
+  --set train.epochs="$TARGET_EPOCHS" --set train.out=$RUNS/scratch
+finish scratch
+
+begin "Step 4: evaluating both on the same held-out test images"
+$TL evaluate --checkpoint $RUNS/transfer/best.pt --split test --quiet
+transfer_acc=$($TL evaluate --checkpoint $RUNS/transfer/best.pt --split test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+scratch_acc=$($TL evaluate --checkpoint $RUNS/scratch/best.pt --split test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+image=$(ls data/fashion_target/evaluation | head -n 1)
+echo; echo "Predicting data/fashion_target/evaluation/$image (true class: $(sed -n "$(( ${image%%_*} + 1 ))p" data/fashion_target/classes.txt)):"
+$TL predict --checkpoint $RUNS/transfer/best.pt "data/fashion_target/evaluation/$image" --top-k 3
+finish evaluate
+
+echo
+echo "| stage                          | seconds |"
+echo "|--------------------------------|---------|"
+printf "| build                          | %7s |\n" "${seconds[build]}"
+printf "| source training (step 1)       | %7s |\n" "${seconds[source]}"
+printf "| transfer (step 2)              | %7s |\n" "${seconds[transfer]}"
+printf "| scratch (step 3)               | %7s |\n" "${seconds[scratch]}"
+echo
+printf "Test accuracy on %s held-out images: transfer %.3f, scratch %.3f\n" \
+  "$(ls data/fashion_target/evaluation | wc -l)" "$transfer_acc" "$scratch_acc"
+echo "Outputs: $RUNS/{source,transfer,scratch}/ (best.pt, history.csv, curves.png, eval_test/confusion_matrix.png, ...)"
+echo "RESULT transfer_acc=$transfer_acc scratch_acc=$scratch_acc"

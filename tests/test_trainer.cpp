@@ -1,0 +1,190 @@
+#include <gtest/gtest.h>
+
+#include "test_util.h"
+#include "tl/checkpoint.h"
+#include "tl/errors.h"
+#include "tl/trainer.h"
+#include "train_fixtures.h"
+
+namespace {
+
+using tl::Json;
+using tl::test::RunResult;
+using tl::test::run_tl;
+using tl::test::TempDir;
+
+struct TrainSetup {
+  TempDir dir;
+  std::string backbone;
+  std::string data;
+  explicit TrainSetup(int classes = 3, int per_class = 12) {
+    backbone = tl::test::exported_backbone(16, true);
+    data = dir.str("data");
+    tl::test::write_food11_dataset(data, classes, per_class, 4, 4);
+  }
+  std::string config(const std::string& name, const std::string& extra_train = "", const std::string& model_extra = "") {
+    return tl::test::write_train_config(dir.path() / (name + ".json"), data, backbone, dir.str(name), extra_train, model_extra);
+  }
+  Json history(const std::string& name) { return Json::parse(tl::test::read_text(dir.path() / name / "history.json")); }
+};
+
+#define REQUIRE_PYTHON_TORCH()                                                               \
+  if (tl::test::exported_backbone(16, true).empty())                                         \
+  GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone"
+
+void expect_same_history(const Json& a, const Json& b, double tolerance) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t e = 0; e < a.size(); ++e)
+    for (const char* key : {"loss", "acc", "val_loss", "val_acc", "lr"})
+      EXPECT_NEAR(a[e][key].get<double>(), b[e][key].get<double>(), tolerance) << "epoch " << e + 1 << " " << key;
+}
+
+TEST(Trainer, ImprovementTrackerFollowsKerasEarlyStopping) {
+  // min mode, patience 2: best at epoch 2 (0.5); epochs 3, 4 wait; epoch 5 is the third without
+  // improvement -> stop there.
+  tl::ImprovementTracker early("val_loss", /*maximize=*/false, /*min_delta=*/0.01, /*patience=*/2);
+  const double values[] = {0.9, 0.5, 0.495, 0.6, 0.7};
+  int stop_epoch = 0;
+  for (int e = 0; e < 5 && !stop_epoch; ++e)
+    if (early.update(values[e])) stop_epoch = e + 1;
+  EXPECT_EQ(stop_epoch, 5);
+  EXPECT_DOUBLE_EQ(early.best(), 0.5);  // 0.495 is not better by more than min_delta
+  tl::ImprovementTracker acc("val_acc", true, 0, 0);
+  EXPECT_FALSE(acc.update(0.5));
+  EXPECT_FALSE(acc.update(0.6));
+  EXPECT_TRUE(acc.update(0.6));  // patience 0: the first epoch without improvement stops
+  EXPECT_TRUE(tl::monitor_maximizes("val_acc", "auto"));
+  EXPECT_FALSE(tl::monitor_maximizes("val_loss", "auto"));
+  EXPECT_TRUE(tl::monitor_maximizes("val_loss", "max"));
+}
+
+TEST(Trainer, SchedulesGiveTheDocumentedFactors) {
+  tl::ScheduleConfig step;
+  step.name = "step", step.step_size = 2, step.gamma = 0.5;
+  EXPECT_DOUBLE_EQ(tl::schedule_factor(step, 1, 6), 1.0);
+  EXPECT_DOUBLE_EQ(tl::schedule_factor(step, 3, 6), 0.5);
+  EXPECT_DOUBLE_EQ(tl::schedule_factor(step, 6, 6), 0.25);
+  tl::ScheduleConfig cosine;
+  cosine.name = "cosine", cosine.warmup_epochs = 1;
+  EXPECT_DOUBLE_EQ(tl::schedule_factor(cosine, 1, 5), 0.5);   // warm-up: 1 / (1 + 1)
+  EXPECT_DOUBLE_EQ(tl::schedule_factor(cosine, 2, 5), 1.0);   // cosine starts at its top
+  EXPECT_NEAR(tl::schedule_factor(cosine, 4, 5), 0.5 * (1 + std::cos(M_PI * 2 / 4)), 1e-12);
+}
+
+TEST(Trainer, ShortRunLearnsAndWritesItsOutputs) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  RunResult r = run_tl({"train", "--config", s.config("run", R"(, "epochs": 4)")});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  for (const char* f : {"best.pt", "last.pt", "last.resume.pt", "history.csv", "history.json", "curves.png", "config.json",
+                        "split.json", "train.log", "eval_test/metrics.json", "eval_test/confusion_matrix.png"})
+    EXPECT_TRUE(fs::exists(s.dir.path() / "run" / f)) << f;
+  Json h = s.history("run");
+  ASSERT_EQ(h.size(), 4u);
+  EXPECT_GT(h.back()["val_acc"].get<double>(), 0.8);  // chance is 1/3
+  Json test = Json::parse(tl::test::read_text(s.dir.path() / "run/eval_test/metrics.json"));
+  EXPECT_GT(test["accuracy"].get<double>(), 0.8);
+  EXPECT_NE(r.out.find("Epoch 4/4"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("val_loss"), std::string::npos);
+  // Running again into the same directory is refused without --resume/--overwrite, and changes nothing.
+  auto before = fs::last_write_time(s.dir.path() / "run/best.pt");
+  RunResult again = run_tl({"train", "--config", s.dir.str("run.json")});
+  EXPECT_EQ(again.exit_code, tl::kExitUsage);
+  EXPECT_NE(again.err.find("--resume"), std::string::npos) << again.err;
+  EXPECT_EQ(fs::last_write_time(s.dir.path() / "run/best.pt"), before);
+}
+
+TEST(Trainer, BestCheckpointFollowsMonitorAndMode) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  for (const std::string monitor : {"val_loss", "val_acc"}) {
+    std::string name = "run_" + monitor;
+    RunResult r = run_tl({"train", "--config", s.config(name, R"(, "epochs": 4, "monitor": ")" + monitor + "\"")});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    Json h = s.history(name);
+    size_t best = 0;
+    for (size_t e = 1; e < h.size(); ++e) {
+      double v = h[e][monitor].get<double>(), b = h[best][monitor].get<double>();
+      if (monitor == "val_loss" ? v < b : v > b) best = e;
+    }
+    auto ckpt = tl::load_checkpoint(s.dir.str(name + "/best.pt"), torch::kCPU);
+    EXPECT_EQ(ckpt.info.epoch, static_cast<int>(best) + 1) << monitor;
+    EXPECT_EQ(tl::load_checkpoint(s.dir.str(name + "/last.pt"), torch::kCPU).info.epoch, 4);
+  }
+}
+
+TEST(Trainer, ResumedRunEndsWithTheSameHistory) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  ASSERT_EQ(run_tl({"train", "--config", s.config("whole", R"(, "epochs": 4)")}).exit_code, 0);
+  // The same run stopped after 2 epochs, then resumed to 4.
+  std::string cfg = s.config("split", R"(, "epochs": 4)");
+  RunResult first = run_tl({"train", "--config", cfg, "--set", "train.epochs=2"});
+  ASSERT_EQ(first.exit_code, 0) << first.err;
+  RunResult rest = run_tl({"train", "--config", cfg, "--resume"});
+  ASSERT_EQ(rest.exit_code, 0) << rest.err;
+  EXPECT_NE(rest.out.find("Resuming"), std::string::npos) << rest.out;
+  expect_same_history(s.history("whole"), s.history("split"), 1e-6);
+  RunResult finished = run_tl({"train", "--config", cfg, "--resume"});
+  EXPECT_EQ(finished.exit_code, 0);
+  EXPECT_NE(finished.out.find("Nothing left to do"), std::string::npos) << finished.out;
+  // --resume with no state yet starts from the beginning.
+  RunResult fresh = run_tl({"train", "--config", s.config("fresh", R"(, "epochs": 1)"), "--resume"});
+  EXPECT_EQ(fresh.exit_code, 0) << fresh.err;
+  EXPECT_NE(fresh.out.find("starting from the beginning"), std::string::npos) << fresh.out;
+}
+
+TEST(Trainer, FeatureCacheGivesTheSameLosses) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  const std::string frozen = R"(, "freeze": "block4_pool")";
+  RunResult cached = run_tl({"train", "--config", s.config("cached", "", frozen)});
+  ASSERT_EQ(cached.exit_code, 0) << cached.err;
+  EXPECT_NE(cached.out.find("Feature cache: on"), std::string::npos) << cached.out;
+  RunResult plain = run_tl({"train", "--config", s.config("plain", R"(, "feature_cache": "off")", frozen)});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  EXPECT_NE(plain.out.find("Feature cache: off"), std::string::npos);
+  expect_same_history(s.history("cached"), s.history("plain"), 1e-5);
+}
+
+TEST(Trainer, EarlyStoppingStopsAndRestoresTheBest) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  // A learning rate of ~0 keeps val_acc flat: with patience 1 the run stops after epoch 3.
+  RunResult r = run_tl({"train", "--config",
+                        s.config("early", R"(, "epochs": 10, "monitor": "val_acc", "early_stopping": {"enabled": true, "patience": 1})"),
+                        "--set", "optim.lr=1e-12"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(s.history("early").size(), 3u);
+  EXPECT_NE(r.out.find("Early stopping"), std::string::npos) << r.out;
+}
+
+TEST(Trainer, NanLossStopsWithEpochAndBatchAndKeepsTheLastGoodCheckpoint) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  std::string cfg = s.config("nan", R"(, "epochs": 1)");
+  ASSERT_EQ(run_tl({"train", "--config", cfg}).exit_code, 0);
+  const std::string last = tl::test::read_text(s.dir.path() / "nan/last.pt");
+  RunResult r = run_tl({"train", "--config", cfg, "--resume", "--set", "train.epochs=2", "--set", "optim.lr=1e30"});
+  EXPECT_EQ(r.exit_code, tl::kExitTraining) << r.out << r.err;
+  EXPECT_NE(r.err.find("at epoch 2, batch"), std::string::npos) << r.err;
+  EXPECT_EQ(tl::test::read_text(s.dir.path() / "nan/last.pt"), last);
+}
+
+TEST(Trainer, UnfreezeScheduleThawsLayersAtTheGivenEpoch) {
+  REQUIRE_PYTHON_TORCH();
+  TrainSetup s;
+  RunResult r = run_tl({"train", "--config", s.config("thaw", "", R"(, "freeze": "all", "unfreeze_at": {"2": "block4_pool"})")});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Epoch 2: unfreezing to \"block4_pool\""), std::string::npos) << r.out;
+  auto last = tl::load_checkpoint(s.dir.str("thaw/last.pt"), torch::kCPU);
+  EXPECT_EQ(last.info.meta["freeze"], "block4_pool");
+  // Block 5's convolutions moved, block 1's did not.
+  auto original = tl::TransferModel::create(last.info.config.model, 3, 0);
+  auto trained = last.model.all_parameters();
+  auto initial = original.all_parameters();
+  EXPECT_TRUE(torch::equal(trained[0], initial[0]));
+  EXPECT_FALSE(torch::equal(trained[20], initial[20]));  // block5_conv1 weight (10 convs x 2 before it)
+}
+
+}  // namespace
