@@ -16,13 +16,15 @@ struct ImageError : std::runtime_error {
 };
 
 // Cheap check without decoding pixels: readable, non-empty, a known image signature, a complete
-// JPEG (end-of-image marker), header dimensions within max_pixels. Throws ImageError.
+// JPEG (end-of-image marker) or PNG (IEND chunk), header dimensions within max_pixels (parsed for
+// JPEG, PNG, BMP and WebP; TIFF is checked after decoding). Throws ImageError.
 void probe_image(const std::string& path, int64_t max_pixels);
 
-// Decodes any supported file into a 3-channel 8-bit RGB image (grayscale, alpha, palette, 16-bit
-// and CMYK inputs included; EXIF orientation honoured). When the image is much larger than
-// `target_size` (> 2x), it is decoded at reduced scale (IMREAD_REDUCED_*) as long as it stays
-// at least target_size on its shorter side. Throws ImageError.
+// Decodes any supported file into a 3-channel 8-bit RGB image: grayscale, palette, 16-bit (scaled,
+// not truncated) and CMYK inputs are converted, alpha is dropped (not composited, as PIL's
+// convert("RGB") does), EXIF orientation is honoured. A JPEG at least 2x `target_size` on its
+// shorter side is decoded at 1/2, 1/4 or 1/8 scale (IMREAD_REDUCED_*), the smallest that keeps
+// that side >= target_size. Throws ImageError.
 cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target_size = 0);
 
 // Resizes to size x size: "stretch" (Keras load_img target_size) or "shorter_center_crop"
