@@ -164,8 +164,10 @@ std::vector<std::vector<std::string>> class_files(const fs::path& dir, const std
   return files;
 }
 
-void append(std::vector<Sample>& split, const std::vector<std::string>& files, int64_t label) {
-  for (const auto& f : files) split.push_back({f, label});
+// Adds every class's files (label order) to `split`.
+void append_all(const std::vector<std::vector<std::string>>& files, std::vector<Sample>& split) {
+  for (size_t label = 0; label < files.size(); ++label)
+    for (const auto& f : files[label]) split.push_back({f, int64_t(label)});
 }
 
 // Splits one class's sorted files: a seeded permutation sends the first n_test to test and the next
@@ -184,7 +186,7 @@ int64_t split_class(const std::vector<std::string>& files, int64_t label, uint64
   return n_test;
 }
 
-// Splits every class of a tree without predefined splits (caltech101, flat folder) by data.split.
+// Splits every class by the val/test fractions (seeded per class); warns about classes left without a test image.
 void split_classes(const std::vector<std::vector<std::string>>& files, const DataConfig& data, double val, double test,
                    DatasetIndex& index) {
   std::vector<std::string> no_test;
@@ -213,16 +215,12 @@ void scan_split_tree(const fs::path& train, const std::optional<fs::path>& val, 
   index.classes = discover_classes(dirs, data);
   const auto train_files = class_files(train, index.classes);
   if (val) {
-    for (size_t label = 0; label < train_files.size(); ++label) append(index.train, train_files[label], int64_t(label));
-    const auto val_files = class_files(*val, index.classes);
-    for (size_t label = 0; label < val_files.size(); ++label) append(index.val, val_files[label], int64_t(label));
+    append_all(train_files, index.train);
+    append_all(class_files(*val, index.classes), index.val);
   } else {
     split_classes(train_files, data, carve_val, 0, index);
   }
-  if (test) {
-    const auto test_files = class_files(*test, index.classes);
-    for (size_t label = 0; label < test_files.size(); ++label) append(index.test, test_files[label], int64_t(label));
-  }
+  if (test) append_all(class_files(*test, index.classes), index.test);
 }
 
 // "<label>_<n>.<ext>" -> label; nullopt when the name does not start with digits and '_'.
@@ -248,6 +246,7 @@ std::vector<std::string> read_class_list(const fs::path& path) {
 
 // Food-11 with flat "<label>_<n>.jpg" files in each split folder. Class names: data.class_names,
 // else classes.txt beside the splits, else the Food-11 names for 11 classes, else the label numbers.
+// data.exclude does not apply: dropping a label would renumber the others.
 void scan_food11_flat(const fs::path& root, const DataConfig& data, DatasetIndex& index) {
   int64_t max_label = -1;
   const std::pair<const char*, std::vector<Sample>*> splits[] = {
@@ -444,7 +443,7 @@ DatasetIndex scan_dataset(const DataConfig& data) {
   switch (index.layout) {
     case Layout::Food11: scan_food11(root, data, index); break;
     case Layout::Fruits360: scan_fruits360(root, data, index); break;
-    case Layout::Caltech101:
+    case Layout::Caltech101: scan_class_root(root, data, index); break;
     case Layout::Folder: scan_folder(root, data, index); break;
   }
   if (index.train.empty())
