@@ -52,4 +52,8 @@ std::vector<std::string> balance_warnings(const DatasetIndex& index);
 // Every image file under `path` (a file is returned as is), recursively, sorted.
 std::vector<std::string> list_images(const std::string& path);
 
+// A permutation of 0..n-1 from splitmix64 + Fisher-Yates: the same for a seed on every machine and
+// standard library (std::shuffle and the std distributions are not). Splits and loaders use it.
+std::vector<int64_t> seeded_permutation(int64_t n, uint64_t seed);
+
 }  // namespace tl

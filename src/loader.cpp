@@ -1,0 +1,207 @@
+#include "tl/loader.h"
+
+#include <algorithm>
+#include <set>
+#include <unordered_map>
+
+#include <spdlog/spdlog.h>
+#include <torch/cuda.h>
+
+#include "tl/augment.h"
+#include "tl/errors.h"
+#include "tl/image.h"
+
+namespace tl {
+
+// Workers claim batch indices in order and put the results in `ready`; the consumer takes them in
+// index order, so the output does not depend on the number of workers or their timing.
+struct Loader::Impl {
+  // A finished batch: the batch, nothing (every sample failed), or the error to rethrow in next().
+  struct Slot {
+    std::optional<Batch> batch;
+    std::exception_ptr error;
+  };
+
+  const std::vector<Sample>& samples;
+  const LoaderOptions& options;
+  std::atomic<int64_t>& skipped;
+  bool pinned = false;
+
+  std::mutex mutex;
+  std::condition_variable ready_cv;  // a slot arrived (the consumer waits)
+  std::condition_variable space_cv;  // the consumer took a slot, or stop was set (workers wait)
+  bool running = false;              // an epoch was started
+  bool stop = false;
+  int64_t epoch = 0;
+  std::vector<int64_t> order;        // the epoch's sample indices, in batch order
+  int64_t num_batches = 0;
+  int64_t window = 1;                // batches claimed ahead of the consumer, at most
+  int64_t next_claim = 0;            // the next batch index a worker takes
+  int64_t next_consume = 0;          // the next batch index next() returns
+  std::map<int64_t, Slot> ready;
+  std::vector<std::thread> threads;
+
+  std::mutex cache_mutex;            // guards cache, cache_used and warned
+  std::unordered_map<int64_t, cv::Mat> cache;
+  int64_t cache_used = 0;
+  std::set<int64_t> warned;          // bad files already named in a warning
+
+  Impl(const std::vector<Sample>& s, const LoaderOptions& o, std::atomic<int64_t>& k)
+      : samples(s), options(o), skipped(k), pinned(o.pin_memory && torch::cuda::is_available()) {}
+
+  void stop_workers() {
+    {
+      std::lock_guard<std::mutex> lock(mutex);
+      stop = true;
+    }
+    space_cv.notify_all();
+    for (auto& t : threads) t.join();
+    threads.clear();
+  }
+
+  // The resized uint8 RGB image of a sample, from the cache when there. Throws ImageError.
+  cv::Mat image_of(int64_t index) {
+    if (options.cache_memory) {
+      std::lock_guard<std::mutex> lock(cache_mutex);
+      auto it = cache.find(index);
+      if (it != cache.end()) return it->second;
+    }
+    cv::Mat image = load_image(samples[size_t(index)].path, options.image_size, options.resize, options.max_pixels);
+    if (options.cache_memory) {
+      const int64_t bytes = int64_t(image.total() * image.elemSize());
+      std::lock_guard<std::mutex> lock(cache_mutex);
+      // Once the budget is reached the cache stops growing: the images cached first stay.
+      if (cache_used + bytes <= options.cache_bytes && cache.emplace(index, image).second) cache_used += bytes;
+    }
+    return image;
+  }
+
+  void on_bad_image(int64_t index, const ImageError& e) {
+    const std::string& path = samples[size_t(index)].path;
+    if (options.fail_on_bad_image)
+      throw DataError("cannot decode image '" + path + "': " + e.what() +
+                      "; set data.on_bad_image to \"skip\" to skip such files");
+    ++skipped;
+    std::lock_guard<std::mutex> lock(cache_mutex);
+    if (warned.insert(index).second) spdlog::warn("skipping '{}': {}", path, e.what());
+  }
+
+  // Loads, augments and normalises batch `b` straight into its tensor; nothing when every sample failed.
+  std::optional<Batch> make_batch(int64_t b) {
+    const int64_t begin = b * options.batch_size;
+    const int64_t end = std::min<int64_t>(begin + options.batch_size, int64_t(order.size()));
+    const int64_t size = options.image_size, floats = 3 * size * size;
+    torch::Tensor images = torch::empty({end - begin, 3, size, size}, torch::TensorOptions().pinned_memory(pinned));
+    Batch batch;
+    std::vector<int64_t> labels;
+    for (int64_t pos = begin; pos < end; ++pos) {
+      const int64_t index = order[size_t(pos)];
+      cv::Mat image;
+      try {
+        image = image_of(index);
+      } catch (const ImageError& e) {
+        on_bad_image(index, e);
+        continue;
+      }
+      if (options.augment) {
+        std::mt19937_64 rng(sample_seed(options.seed, epoch, index));
+        image = augment_image(image, *options.augment, rng);
+      }
+      write_normalized(image, options.normalize, images.data_ptr<float>() + int64_t(batch.indices.size()) * floats);
+      batch.indices.push_back(index);
+      labels.push_back(samples[size_t(index)].label);
+    }
+    if (batch.indices.empty()) return std::nullopt;
+    // Allocated for the full batch; keep only the rows that were filled.
+    batch.images = images.narrow(0, 0, int64_t(batch.indices.size()));
+    batch.labels = torch::tensor(labels, torch::kInt64);
+    return batch;
+  }
+
+  void work() {
+    for (;;) {
+      int64_t b;
+      {
+        std::unique_lock<std::mutex> lock(mutex);
+        space_cv.wait(lock, [&] { return stop || next_claim < next_consume + window; });
+        if (stop || next_claim >= num_batches) return;
+        b = next_claim++;
+      }
+      Slot slot;
+      try {
+        slot.batch = make_batch(b);
+      } catch (...) {  // an exception must not escape a thread (std::terminate)
+        slot.error = std::current_exception();
+      }
+      {
+        std::lock_guard<std::mutex> lock(mutex);
+        ready.emplace(b, std::move(slot));
+      }
+      ready_cv.notify_all();
+    }
+  }
+};
+
+Loader::Loader(std::vector<Sample> samples, LoaderOptions options)
+    : samples_(std::move(samples)),
+      options_(std::move(options)),
+      impl_(std::make_unique<Impl>(samples_, options_, skipped_)) {
+  if (options_.batch_size < 1) throw std::invalid_argument("Loader: batch_size must be >= 1");
+}
+
+Loader::~Loader() { impl_->stop_workers(); }
+
+int64_t Loader::batches_per_epoch() const {
+  const int64_t n = size(), b = options_.batch_size;
+  return options_.drop_last ? n / b : (n + b - 1) / b;
+}
+
+void Loader::start_epoch(int64_t epoch) {
+  Impl& im = *impl_;
+  im.stop_workers();  // an unfinished previous epoch
+  im.stop = false;
+  im.running = true;
+  im.epoch = epoch;
+  im.ready.clear();
+  im.next_claim = im.next_consume = 0;
+  im.num_batches = batches_per_epoch();
+  if (options_.shuffle) {
+    // (seed, epoch) -> the seed of a portable shuffle: the same order on every machine.
+    im.order = seeded_permutation(size(), options_.seed ^ (0x9E3779B97F4A7C15ULL * uint64_t(epoch + 1)));
+  } else {
+    im.order.resize(samples_.size());
+    for (size_t i = 0; i < im.order.size(); ++i) im.order[i] = int64_t(i);
+  }
+  const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
+  const int64_t workers = std::min<int64_t>(options_.workers > 0 ? options_.workers : hardware, im.num_batches);
+  // More workers than queue slots would sit idle, so the window is at least the worker count.
+  im.window = std::max<int64_t>({1, options_.prefetch_batches, workers});
+  for (int64_t t = 0; t < workers; ++t) im.threads.emplace_back([&im] { im.work(); });
+}
+
+std::optional<Batch> Loader::next() {
+  Impl& im = *impl_;
+  if (!im.running) throw std::logic_error("Loader::next() called before start_epoch()");
+  for (;;) {
+    Impl::Slot slot;
+    {
+      std::unique_lock<std::mutex> lock(im.mutex);
+      if (im.next_consume >= im.num_batches) return std::nullopt;
+      im.ready_cv.wait(lock, [&] { return im.ready.count(im.next_consume) > 0; });
+      auto it = im.ready.find(im.next_consume);
+      slot = std::move(it->second);
+      im.ready.erase(it);
+      ++im.next_consume;
+    }
+    im.space_cv.notify_all();
+    if (slot.error) {
+      // The epoch ends at its first error: later calls return nothing until the next start_epoch.
+      im.stop_workers();
+      im.next_consume = im.num_batches;
+      std::rethrow_exception(slot.error);
+    }
+    if (slot.batch) return std::move(slot.batch);
+  }
+}
+
+}  // namespace tl
