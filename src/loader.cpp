@@ -142,6 +142,14 @@ struct Loader::Impl {
   }
 };
 
+std::vector<int64_t> epoch_order(int64_t size, uint64_t seed, int64_t epoch, bool shuffle) {
+  // (seed, epoch) -> the seed of a portable shuffle: the same order on every machine.
+  if (shuffle) return seeded_permutation(size, seed ^ (0x9E3779B97F4A7C15ULL * uint64_t(epoch + 1)));
+  std::vector<int64_t> order(static_cast<size_t>(size));
+  for (size_t i = 0; i < order.size(); ++i) order[i] = int64_t(i);
+  return order;
+}
+
 Loader::Loader(std::vector<Sample> samples, LoaderOptions options)
     : samples_(std::move(samples)),
       options_(std::move(options)),
@@ -165,13 +173,7 @@ void Loader::start_epoch(int64_t epoch) {
   im.ready.clear();
   im.next_claim = im.next_consume = 0;
   im.num_batches = batches_per_epoch();
-  if (options_.shuffle) {
-    // (seed, epoch) -> the seed of a portable shuffle: the same order on every machine.
-    im.order = seeded_permutation(size(), options_.seed ^ (0x9E3779B97F4A7C15ULL * uint64_t(epoch + 1)));
-  } else {
-    im.order.resize(samples_.size());
-    for (size_t i = 0; i < im.order.size(); ++i) im.order[i] = int64_t(i);
-  }
+  im.order = epoch_order(size(), options_.seed, epoch, options_.shuffle);
   const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
   const int64_t workers = std::min<int64_t>(options_.workers > 0 ? options_.workers : hardware, im.num_batches);
   // More workers than queue slots would sit idle, so the window is at least the worker count.

@@ -44,7 +44,7 @@ inline std::string write_train_config(const fs::path& path, const std::string& d
   "data": {"root": ")" + data_root + R"(", "layout": "food11", "workers": 2},
   "model": {"backbone": ")" + backbone + R"(", "input_size": 32, "freeze": "none",
             "head": {"pool": "avg", "hidden": [16], "dropout": 0.0})" + model_extra + R"(},
-  "optim": {"name": "adam", "lr": 0.003},
+  "optim": {"name": "adam", "lr": 0.001},
   "train": {"epochs": 3, "batch_size": 8, "seed": 3, "out": ")" + out + R"(")" + extra_train + R"(}
 })";
   write_text(path, text);
