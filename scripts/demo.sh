@@ -24,7 +24,7 @@ finish() { seconds[$1]=$(( $(date +%s) - stage_start )); }
 
 begin "Installing dependencies and building tl-train (Release)"
 ./scripts/install_deps.sh
-cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_TESTS=OFF >/dev/null
+cmake -S . -B build -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build build -j "$(nproc)" --target tl-train
 TL=build/tl-train
 finish build
