@@ -130,6 +130,7 @@ int run_train(const CliOptions& o) {
   Config config = load_config(o.config_path, o.overrides);
   if (!o.device.empty()) config.device = config.resolved["device"] = o.device;
   const torch::Device device = resolve_device(config.device);
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input sizes: let cuDNN pick
   const int threads = configure_threads(config.threads);
   warn_if_slow_blas();
   const std::string run_dir = config.train.out.empty() ? "runs/" + config.name : config.train.out;

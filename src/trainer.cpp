@@ -11,6 +11,7 @@
 #include <optional>
 #include <sstream>
 
+#include "tl/amp.h"
 #include "tl/checkpoint.h"
 #include "tl/errors.h"
 #include "tl/evaluate.h"
@@ -417,6 +418,11 @@ FitResult fit(const Config& config, const DatasetIndex& data, TransferModel& mod
   auto ce_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(tc.label_smoothing);
   if (weights.defined()) ce_options.weight(weights.to(device));
 
+  // CUDA only: mixed precision (train.amp) and channels-last memory (train.channels_last).
+  LossScaler scaler(device, tc.amp);
+  const bool channels_last = tc.channels_last && device.is_cuda();
+  if (channels_last) to_channels_last(model.all_parameters());
+
   FitResult result;
   for (int epoch = state.epochs_done + 1; epoch <= tc.epochs; ++epoch) {
     const bool continuing = state.batches_done > 0;
@@ -450,8 +456,13 @@ FitResult fit(const Config& config, const DatasetIndex& data, TransferModel& mod
     while (auto batch = next_batch()) {
       if (batch_index++ < state.batches_done) continue;  // already trained before the interruption
       torch::Tensor x = batch->images.to(device, true), y = batch->labels.to(device, true);
-      torch::Tensor logits = cached ? model.forward_from_prefix(x) : model.forward(x);
-      torch::Tensor loss = torch::nn::functional::cross_entropy(logits, y, ce_options);
+      if (channels_last && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+      torch::Tensor logits, loss;
+      {
+        AutocastScope autocast(device, tc.amp);
+        logits = cached ? model.forward_from_prefix(x) : model.forward(x);
+        loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y, ce_options);
+      }
       const double loss_value = loss.item<double>();
       if (!std::isfinite(loss_value)) {
         progress.finish();
@@ -460,15 +471,15 @@ FitResult fit(const Config& config, const DatasetIndex& data, TransferModel& mod
                             "; the last good checkpoint is kept (" + files.last +
                             "); lower optim.lr or set train.clip_grad_norm");
       }
-      (tc.accumulate > 1 ? loss / tc.accumulate : loss).backward();
+      scaler.scale(tc.accumulate > 1 ? loss / tc.accumulate : loss).backward();
       if (batch_index % tc.accumulate == 0 || batch_index == batches) {
-        if (tc.clip_grad_norm > 0) {
-          std::vector<torch::Tensor> params;
-          for (auto& group : optimizer->param_groups())
-            for (auto& p : group.params()) params.push_back(p);
-          torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
-        }
-        optimizer->step();
+        std::vector<torch::Tensor> params;
+        for (auto& group : optimizer->param_groups())
+          for (auto& p : group.params()) params.push_back(p);
+        const bool finite = scaler.unscale(params);
+        if (tc.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
+        if (finite) optimizer->step();  // fp16: a step whose gradients overflowed is skipped
+        scaler.update(finite);
         // Dropping the gradients (instead of zeroing them) avoids a memset per parameter per step.
         for (auto& group : optimizer->param_groups())
           for (auto& p : group.params()) p.mutable_grad().reset();
@@ -501,16 +512,13 @@ FitResult fit(const Config& config, const DatasetIndex& data, TransferModel& mod
     record.lr = lr;
     model.train(false);
     if (!data.val.empty()) {
-      EvalResult val = val_cache ? [&] {
-        CachedBatches val_batches(*val_cache, tc.batch_size, false, false, tc.seed, 0);
-        return evaluate([&] { return val_batches.next(); }, [&](const torch::Tensor& f) { return model.forward_from_prefix(f); },
-                        classes, device);
-      }()
-                                 : [&] {
-        val_loader.start_epoch(0);
-        return evaluate([&] { return val_loader.next(); }, [&](const torch::Tensor& x) { return model.forward(x); }, classes,
-                        device);
-      }();
+      AutocastScope autocast(device, tc.amp);
+      std::optional<CachedBatches> val_batches;
+      if (val_cache) val_batches.emplace(*val_cache, tc.batch_size, false, false, tc.seed, 0);
+      else val_loader.start_epoch(0);
+      EvalResult val = evaluate([&] { return val_batches ? val_batches->next() : val_loader.next(); },
+                                [&](const torch::Tensor& x) { return val_batches ? model.forward_from_prefix(x) : model.forward(x); },
+                                classes, device);
       record.val_loss = val.loss;
       record.val_acc = val.accuracy;
     } else {

@@ -1,0 +1,66 @@
+#include "tl/amp.h"
+
+#include <ATen/autocast_mode.h>
+
+namespace tl {
+
+namespace {
+// LibTorch 2.4 replaced the CUDA-only autocast switches by per-device ones.
+#if TORCH_VERSION_MAJOR > 2 || (TORCH_VERSION_MAJOR == 2 && TORCH_VERSION_MINOR >= 4)
+void set_cuda_autocast(bool on, at::ScalarType dtype) {
+  at::autocast::set_autocast_dtype(at::kCUDA, dtype);
+  at::autocast::set_autocast_enabled(at::kCUDA, on);
+}
+#else
+void set_cuda_autocast(bool on, at::ScalarType dtype) {
+  at::autocast::set_autocast_gpu_dtype(dtype);
+  at::autocast::set_enabled(on);
+}
+#endif
+}  // namespace
+
+AutocastScope::AutocastScope(const torch::Device& device, const std::string& amp) {
+  if (!device.is_cuda() || amp == "off") return;
+  set_cuda_autocast(true, amp == "bf16" ? at::kBFloat16 : at::kHalf);
+  active_ = true;
+}
+
+AutocastScope::~AutocastScope() {
+  if (!active_) return;
+  set_cuda_autocast(false, at::kHalf);
+  at::autocast::clear_cache();
+}
+
+LossScaler::LossScaler(const torch::Device& device, const std::string& amp)
+    : enabled_(device.is_cuda() && amp == "fp16") {}
+
+bool LossScaler::unscale(const std::vector<torch::Tensor>& params) {
+  if (!enabled_) return true;
+  torch::NoGradGuard no_grad;
+  bool finite = true;
+  for (const auto& p : params) {
+    if (!p.grad().defined()) continue;
+    p.mutable_grad().div_(scale_);
+    if (finite && !torch::isfinite(p.grad()).all().item<bool>()) finite = false;
+  }
+  return finite;
+}
+
+void LossScaler::update(bool step_was_finite) {
+  if (!enabled_) return;
+  if (!step_was_finite) {
+    scale_ /= 2;
+    clean_steps_ = 0;
+  } else if (++clean_steps_ == 2000) {
+    scale_ *= 2;
+    clean_steps_ = 0;
+  }
+}
+
+void to_channels_last(const std::vector<torch::Tensor>& params) {
+  torch::NoGradGuard no_grad;
+  for (auto p : params)
+    if (p.dim() == 4) p.set_data(p.contiguous(at::MemoryFormat::ChannelsLast));
+}
+
+}  // namespace tl
