@@ -81,8 +81,7 @@ std::string eval_text(const EvalResult& r) {
       << "Number of correctly identified images: " << r.correct << " of " << r.total << "\n";
   if (r.top5 >= 0) out << "Top-5 accuracy: " << percent(r.top5) << "\n";
   out << "Mean loss: " << std::fixed << std::setprecision(4) << r.loss << "\n\n"
-      << "Confusion matrix (rows: true class, columns: predicted class)\n"
-      << r.confusion.to_text() << "\n"
+      << r.confusion.to_text() << "\n"  // to_text() has its own "Confusion matrix (rows: true class, ...)" title
       << classification_report(r.confusion);
   return out.str();
 }

@@ -274,6 +274,9 @@ TEST(EvaluateCommand, JsonTextAndFilesAgree) {
   EXPECT_NE(text.out.find("Number of correctly identified images: "), std::string::npos) << text.out;
   EXPECT_NE(text.out.find(" of 20\n"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("Top-5 accuracy"), std::string::npos);
+  const size_t title = text.out.find("Confusion matrix");
+  ASSERT_NE(title, std::string::npos) << text.out;
+  EXPECT_EQ(text.out.find("Confusion matrix", title + 1), std::string::npos) << "one title: " << text.out;
   EXPECT_NE(text.out.find("macro avg"), std::string::npos);
   EXPECT_NE(text.out.find("weighted avg"), std::string::npos);
   for (const char* f : {"confusion_matrix.csv", "confusion_matrix.png", "metrics.json", "misclassified.csv"})
