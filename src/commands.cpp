@@ -220,7 +220,9 @@ int run_predict(const CliOptions& o) {
   std::vector<std::string> files;
   for (const auto& input : o.inputs) {
     try {
-      for (auto& f : list_images(input)) files.push_back(f);
+      const std::vector<std::string> found = list_images(input);
+      if (found.empty()) throw DataError("'" + input + "' holds no image files (jpg, jpeg, png, bmp, webp, tif, tiff)");
+      files.insert(files.end(), found.begin(), found.end());
     } catch (const Error& e) {
       std::cerr << "tl-train: error: " << e.what() << "\n";
       ++failures;

@@ -117,10 +117,13 @@ TEST_F(PredictCommand, BadImageIsReportedAndTheRestArePredicted) {
   write_class_image(in / "good1.png", 0, 1);
   write_class_image(in / "good2.png", 2, 2);
   tl::test::write_text(in / "bad.jpg", "this is text, not a JPEG");
-  RunResult r = run_tl({"predict", "--checkpoint", best, in.string(), (dir.path() / "missing.png").string(), "--json"});
+  fs::create_directories(dir.path() / "empty");
+  RunResult r = run_tl({"predict", "--checkpoint", best, in.string(), dir.str("missing.png"), dir.str("empty"), "--json"});
   EXPECT_EQ(r.exit_code, tl::kExitPredict) << r.err;
   EXPECT_NE(r.err.find("bad.jpg"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("missing.png"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find(dir.str("empty") + "' holds no image files"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("3 input(s) could not be classified"), std::string::npos) << r.err;
   std::vector<Json> lines = json_lines(r.out);
   ASSERT_EQ(lines.size(), 2u) << r.out;
   EXPECT_EQ(lines[0]["path"], (in / "good1.png").string());
