@@ -38,8 +38,9 @@ int last_frozen_layer(const Json& layers, const std::string& freeze) {
 }
 
 // Summary JSON of `config` with `backbone`; fails the test unless stdout is exactly that JSON.
+// One intra-op thread: two OpenMP threads crawl when the 2-core test machine is busy.
 Json summary_json(const fs::path& config, const std::string& backbone) {
-  RunResult r = run_tl({"summary", "--config", config.string(), "--set", "model.backbone=" + backbone, "--json"});
+  RunResult r = run_tl({"summary", "--config", config.string(), "--set", "model.backbone=" + backbone, "--set", "threads=1", "--json"});
   EXPECT_EQ(r.exit_code, 0) << config << ": " << r.err;
   try {
     return Json::parse(r.out);

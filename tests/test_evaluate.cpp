@@ -205,12 +205,14 @@ TEST(Evaluate, NoBatchesGiveZerosNotNaN) {
 
 // Trains a tiny model (briefly: these tests check bookkeeping, not learning) on a generated
 // five-class food11 tree with 4 test images per class into dir/run; returns the path of best.pt.
+// One intra-op thread (recorded in the checkpoint, so evaluate and predict use it too): on a busy
+// 2-core machine two OpenMP threads made such a run 10-30x slower (1.2 s against 11-34 s).
 std::string train_five_classes(const TempDir& dir) {
   const std::string data = dir.str("data");
   tl::test::write_food11_dataset(data, 5, 10, 4, 4);
   const std::string config = tl::test::write_train_config(dir.path() / "run.json", data, tl::test::exported_backbone(16, true),
                                                           dir.str("run"), R"(, "epochs": 2, "eval_test": false)");
-  RunResult r = run_tl({"train", "--config", config, "--quiet"});
+  RunResult r = run_tl({"train", "--config", config, "--quiet", "--set", "threads=1"});
   if (r.exit_code != 0) throw std::runtime_error("training failed: " + r.out + r.err);
   return dir.str("run/best.pt");
 }
@@ -291,7 +293,7 @@ TEST(EvaluateCommand, DatasetWithOtherClassesIsAnErrorListingBoth) {
   tl::test::write_food11_dataset(data, 3, 6, 2, 2);
   const std::string config = tl::test::write_train_config(dir.path() / "run.json", data, tl::test::exported_backbone(16, true),
                                                           dir.str("run"), R"(, "epochs": 1, "eval_test": false)");
-  ASSERT_EQ(run_tl({"train", "--config", config, "--quiet"}).exit_code, 0);
+  ASSERT_EQ(run_tl({"train", "--config", config, "--quiet", "--set", "threads=1"}).exit_code, 0);
   const std::string best = dir.str("run/best.pt");
 
   // The three-class checkpoint has classes 0, 1, 2 and no top-5.

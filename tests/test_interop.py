@@ -88,7 +88,7 @@ def check(binary, source_dir, work, normalize):
         write_dataset(data, np.random.default_rng(1))
     run_dir = os.path.join(work, "run_" + normalize)
     config = {
-        "threads": 2,
+        "threads": 1,  # two OpenMP threads crawl on a busy 2-core machine
         "data": {"root": data, "layout": "food11", "workers": 2, "normalize": normalize},
         "model": {"backbone": backbone, "input_size": INPUT_SIZE, "freeze": "none",
                   "head": {"pool": "avg", "hidden": [16], "dropout": 0.0}},

@@ -24,13 +24,14 @@ namespace fs = std::filesystem;
 
 // A three-class model (classes "0", "1", "2": red, green, blue images) trained into dir/run for
 // `epochs` epochs (8 classify fresh images of these classes correctly; 1 give a checkpoint fast).
+// One intra-op thread, recorded for predict too: two made such runs 10-30x slower on a busy machine.
 std::string train_three_classes(const TempDir& dir, int epochs) {
   const std::string data = dir.str("data");
   tl::test::write_food11_dataset(data, 3, 12, 4, 0);
   const std::string config =
       tl::test::write_train_config(dir.path() / "run.json", data, tl::test::exported_backbone(16, true), dir.str("run"),
                                    ", \"epochs\": " + std::to_string(epochs) + ", \"eval_test\": false");
-  RunResult r = run_tl({"train", "--config", config, "--quiet"});
+  RunResult r = run_tl({"train", "--config", config, "--quiet", "--set", "threads=1"});
   if (r.exit_code != 0) throw std::runtime_error("training failed: " + r.out + r.err);
   return dir.str("run/best.pt");
 }
