@@ -71,7 +71,8 @@ TEST(Configs, SummaryRunsOnEveryConfigWithCountsThatFollowItsFreeze) {
   for (const auto& path : shipped_configs()) {
     SCOPED_TRACE(path.string());
     const tl::Config config = tl::load_config(path.string(), {});
-    // The "vgg" head keeps the pretrained fc1/fc2, so it needs an export with the classifier.
+    // The "vgg" head keeps the pretrained fc1/fc2, so it needs an export with the classifier. The
+    // width-16 exports keep this fast: the width changes the counts, not which layers train.
     Json s = summary_json(path, config.model.head.pool == "vgg" ? with_classifier : features);
     ASSERT_TRUE(s.contains("layers")) << s;
     const Json& layers = s["layers"];
