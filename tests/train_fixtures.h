@@ -40,8 +40,8 @@ inline std::string write_train_config(const fs::path& path, const std::string& d
                                       const std::string& out, const std::string& extra_train = "",
                                       const std::string& model_extra = "") {
   std::string text = R"({
-  "threads": 2,
-  "data": {"root": ")" + data_root + R"(", "layout": "food11", "workers": 2},
+  "threads": 1,
+  "data": {"root": ")" + data_root + R"(", "layout": "food11", "workers": 1},
   "model": {"backbone": ")" + backbone + R"(", "input_size": 32, "freeze": "none",
             "head": {"pool": "avg", "hidden": [16], "dropout": 0.0})" + model_extra + R"(},
   "optim": {"name": "adam", "lr": 0.001},
