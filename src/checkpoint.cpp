@@ -72,7 +72,7 @@ void save_resume_state(const std::string& path, TransferModel& model, torch::opt
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
   archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
-  write_atomic_with(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  write_stream_atomic(path, [&](std::ostream& out) { archive.save_to(out); });
 }
 
 Json load_resume_state(const std::string& path, TransferModel& model, torch::optim::Optimizer& optimizer) {
