@@ -72,7 +72,29 @@ void save_resume_state(const std::string& path, TransferModel& model, torch::opt
   optimizer.save(optimizer_archive);
   archive.write("optimizer", optimizer_archive);
   archive.write("rng", at::detail::getDefaultCPUGenerator().get_state());
-  write_atomic_with(path, [&](const std::string& tmp) { archive.save_to(tmp); });
+  write_stream_atomic(path, [&](std::ostream& out) { archive.save_to(out); });
+}
+
+namespace {
+ModelError unreadable_resume_state(const std::string& path, const c10::Error& e) {
+  const std::string what = e.msg();
+  return ModelError(path + ": cannot read the resume state (" + what.substr(0, what.find('\n')) +
+                    "); start afresh with --overwrite");
+}
+}  // namespace
+
+Json read_resume_state(const std::string& path) {
+  try {
+    torch::serialize::InputArchive archive;
+    archive.load_from(path);
+    c10::IValue state;
+    archive.read("state", state);
+    return Json::parse(state.toStringRef());
+  } catch (const c10::Error& e) {
+    throw unreadable_resume_state(path, e);
+  } catch (const Json::exception& e) {
+    throw ModelError(path + ": damaged resume state (" + std::string(e.what()) + "); start afresh with --overwrite");
+  }
 }
 
 Json load_resume_state(const std::string& path, TransferModel& model, torch::optim::Optimizer& optimizer) {
@@ -99,9 +121,7 @@ Json load_resume_state(const std::string& path, TransferModel& model, torch::opt
     generator.set_state(rng.cpu());
     return Json::parse(state.toStringRef());
   } catch (const c10::Error& e) {
-    std::string what = e.msg();
-    throw ModelError(path + ": cannot read the resume state (" + what.substr(0, what.find('\n')) +
-                     "); start afresh with --overwrite");
+    throw unreadable_resume_state(path, e);
   }
 }
 

@@ -88,15 +88,34 @@ std::string eval_text(const EvalResult& r) {
   return out.str();
 }
 
-void check_same_classes(const std::vector<std::string>& data_classes, const CheckpointInfo& info, const std::string& root) {
-  if (data_classes == info.classes) return;
+// Evaluating a checkpoint or resuming a run needs the classes it was trained on.
+void check_same_classes(const std::vector<std::string>& data_classes, const std::vector<std::string>& trained,
+                        const std::string& root, const std::string& trained_what, const std::string& fix) {
+  if (data_classes == trained) return;
   auto join = [](const std::vector<std::string>& v) {
     std::string s;
     for (const auto& c : v) s += (s.empty() ? "" : ", ") + c;
     return s;
   };
-  throw DataError("the dataset at " + root + " has classes [" + join(data_classes) + "] but the checkpoint was trained on [" +
-                  join(info.classes) + "]; pass the matching dataset with --data");
+  throw DataError("the dataset at " + root + " has classes [" + join(data_classes) + "] but " + trained_what +
+                  " was trained on [" + join(trained) + "]; " + fix);
+}
+
+// --resume: a readable resume state and the run's classes, checked before the run directory is touched.
+void check_resumable(const std::string& run_dir, const DatasetIndex& data) {
+  const RunFiles files(run_dir);
+  if (!fs::exists(files.resume)) return;  // nothing saved yet: the run starts from the beginning
+  read_resume_state(files.resume);
+  if (!fs::exists(files.split)) return;
+  Json split;
+  try {
+    split = Json::parse(read_file(files.split));
+  } catch (const Json::exception&) {
+    return;  // rewritten below; the resume state's shapes are still checked
+  }
+  check_same_classes(data.classes, split.value("classes", std::vector<std::string>{}), data.root,
+                     "the run in " + run_dir,
+                     "resume with the dataset it was trained on, or start a new run with --overwrite or another train.out");
 }
 
 // evaluate and predict run each model once per batch: skip TorchScript's profiling executor, whose
@@ -155,6 +174,7 @@ int run_train(const CliOptions& o) {
     spdlog::warn("model.num_classes is {} but the dataset has {} classes; using {}", config.model.num_classes, num_classes,
                  num_classes);
   config.resolved["model"]["num_classes"] = num_classes;
+  if (o.resume) check_resumable(run_dir, data);
 
   torch::manual_seed(config.train.seed);
   TransferModel model = TransferModel::create(config.model, num_classes, config.train.seed);
@@ -173,7 +193,9 @@ int run_train(const CliOptions& o) {
   install_interrupt_handlers();
   FitResult result = fit(config, data, model, device, files, o.resume);
   if (result.interrupted_by) return result.interrupted_by == SIGINT ? kExitInterrupted : kExitTerminated;
-  if (result.nothing_to_do) return kExitOk;
+  // A finished run whose test evaluation was cut short (killed) does it now.
+  const bool tested = fs::exists(fs::path(run_dir) / "eval_test" / "metrics.json");
+  if (result.nothing_to_do && tested) return kExitOk;
 
   if (!data.test.empty() && config.train.eval_test && fs::exists(files.best)) {
     LoadedCheckpoint best = load_checkpoint(files.best, device);
@@ -198,7 +220,7 @@ int run_evaluate(const CliOptions& o) {
   DataConfig data_config = ckpt.info.config.data;
   if (!o.data_root.empty()) data_config.root = o.data_root;
   DatasetIndex data = scan_dataset(data_config);
-  check_same_classes(data.classes, ckpt.info, data.root);
+  check_same_classes(data.classes, ckpt.info.classes, data.root, "the checkpoint", "pass the matching dataset with --data");
   const std::vector<Sample>& samples = data.split(o.split);
   if (samples.empty())
     throw DataError("the " + o.split + " split of " + data.root + " is empty; choose another with --split");
@@ -315,7 +337,11 @@ int run_command(const CliOptions& options) {
     }
     return kExitUsage;
   } catch (const Error& e) {
-    std::cerr << "tl-train: error: " << e.what() << "\n";
+    // Several problems (a config with more than one mistake) come as several lines, each marked.
+    std::string what = e.what();
+    for (size_t at = what.find('\n'); at != std::string::npos; at = what.find('\n', at + 1))
+      what.insert(at + 1, "tl-train: error: ");
+    std::cerr << "tl-train: error: " << what << "\n";
     return e.exit_code();
   } catch (const c10::Error& e) {
     std::cerr << "tl-train: error: " << e.msg().substr(0, e.msg().find('\n')) << "\n";

@@ -8,6 +8,8 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <streambuf>
+#include <vector>
 
 #include "tl/errors.h"
 
@@ -32,22 +34,59 @@ std::string parent_dir(const std::string& path) {
   return parent.empty() ? "." : parent.string();
 }
 
-void write_bytes(const std::string& path, const char* data, size_t size) {
-  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) throw IoError(path + ": cannot create: " + std::strerror(errno));
-  size_t done = 0;
-  while (done < size) {
-    ssize_t n = ::write(fd, data + done, size - done);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      int saved = errno;
-      ::close(fd);
-      throw IoError(path + ": write failed: " + std::strerror(saved));
-    }
-    done += static_cast<size_t>(n);
-  }
-  if (::close(fd) != 0) throw IoError(path + ": close failed: " + std::strerror(errno));
+// A failed write leaves the previous file as it was; say so, and what to do.
+IoError write_failure(const std::string& path, int error) {
+  const char* fix = error == EFBIG ? "raise the file-size limit (ulimit -f)" : "free some space";
+  return IoError(path + ": write failed: " + std::strerror(error) + " (any previous version is kept); " + fix +
+                 " and run again (train: with --resume)");
 }
+
+// An output buffer over a file descriptor that never reports a failure to the stream's user: the
+// first write error is remembered (error()) and later data is dropped.
+class QuietFileBuf : public std::streambuf {
+ public:
+  explicit QuietFileBuf(int fd) : fd_(fd), buffer_(1 << 20) { setp(buffer_.data(), buffer_.data() + buffer_.size()); }
+  int error() const { return error_; }
+
+ protected:
+  int_type overflow(int_type c) override {
+    flush_buffer();
+    if (!traits_type::eq_int_type(c, traits_type::eof())) sputc(traits_type::to_char_type(c));
+    return traits_type::not_eof(c);
+  }
+  std::streamsize xsputn(const char* data, std::streamsize n) override {
+    if (epptr() - pptr() >= n) {
+      traits_type::copy(pptr(), data, static_cast<size_t>(n));
+      pbump(static_cast<int>(n));
+      return n;
+    }
+    flush_buffer();
+    write_all(data, static_cast<size_t>(n));
+    return n;
+  }
+  int sync() override {
+    flush_buffer();
+    return 0;
+  }
+
+ private:
+  void flush_buffer() {
+    write_all(pbase(), static_cast<size_t>(pptr() - pbase()));
+    setp(buffer_.data(), buffer_.data() + buffer_.size());
+  }
+  void write_all(const char* data, size_t size) {
+    for (size_t done = 0; done < size && !error_;) {
+      ssize_t n = ::write(fd_, data + done, size - done);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) error_ = errno;
+      else done += static_cast<size_t>(n);
+    }
+  }
+
+  int fd_;
+  std::vector<char> buffer_;
+  int error_ = 0;
+};
 
 }  // namespace
 
@@ -79,12 +118,31 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
 }
 
 void write_file_atomic(const std::string& path, const std::string& data) {
-  write_atomic_with(path, [&](const std::string& tmp) { write_bytes(tmp, data.data(), data.size()); });
+  write_stream_atomic(path, [&](std::ostream& out) { out.write(data.data(), static_cast<std::streamsize>(data.size())); });
 }
 
 void write_file_atomic(const std::string& path, const std::vector<unsigned char>& data) {
+  write_stream_atomic(path, [&](std::ostream& out) {
+    out.write(reinterpret_cast<const char*>(data.data()), static_cast<std::streamsize>(data.size()));
+  });
+}
+
+void write_stream_atomic(const std::string& path, const std::function<void(std::ostream&)>& write) {
   write_atomic_with(path, [&](const std::string& tmp) {
-    write_bytes(tmp, reinterpret_cast<const char*>(data.data()), data.size());
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw IoError(path + ": cannot create a file beside it: " + std::strerror(errno));
+    QuietFileBuf buffer(fd);
+    std::ostream out(&buffer);
+    try {
+      write(out);
+      out.flush();
+    } catch (...) {
+      ::close(fd);
+      throw;
+    }
+    const int error = buffer.error();
+    if (::close(fd) != 0 && !error) throw IoError(path + ": close failed: " + std::strerror(errno));
+    if (error) throw write_failure(path, error);
   });
 }
 

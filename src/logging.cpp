@@ -4,6 +4,9 @@
 #include <spdlog/sinks/basic_file_sink.h>
 #include <spdlog/sinks/stdout_sinks.h>
 
+#include <atomic>
+#include <iostream>
+
 namespace tl {
 namespace {
 
@@ -37,6 +40,12 @@ void init_logging(bool to_stderr, bool quiet) {
   auto logger = std::make_shared<spdlog::logger>("tl", console);
   logger->set_level(spdlog::level::info);
   logger->flush_on(spdlog::level::info);
+  // A log file that cannot be written (disk full) must not stop the run or repeat spdlog's
+  // "[*** LOG ERROR ***]" lines on stderr: say it once.
+  logger->set_error_handler([](const std::string& message) {
+    static std::atomic<bool> told{false};
+    if (!told.exchange(true)) std::cerr << "tl-train: warning: " << message << " (further log errors not shown)\n";
+  });
   spdlog::set_default_logger(logger);
 }
 

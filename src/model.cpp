@@ -429,13 +429,13 @@ void TransferModel::save(const std::string& path, const Json& meta) {
   torch::jit::ExtraFilesMap extra{{"tl_meta.json", meta.dump(2)}};
   const bool was_training = training_;
   module_.train(false);  // Python users get the model in eval mode
-  write_atomic_with(path, [&](const std::string& tmp) {
+  write_stream_atomic(path, [&](std::ostream& out) {
     if (device().is_cpu()) {
-      module_.save(tmp, extra);
+      module_.save(out, extra);
     } else {
       torch::jit::Module copy = module_.clone();
       copy.to(torch::kCPU);  // loadable on machines without a GPU
-      copy.save(tmp, extra);
+      copy.save(out, extra);
     }
   });
   module_.train(was_training);

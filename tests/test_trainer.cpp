@@ -12,33 +12,9 @@ using tl::Json;
 using tl::test::RunResult;
 using tl::test::run_tl;
 using tl::test::TempDir;
+using tl::test::TrainSetup;
+using tl::test::expect_same_history;
 namespace fs = std::filesystem;
-
-struct TrainSetup {
-  TempDir dir;
-  std::string backbone;
-  std::string data;
-  explicit TrainSetup(int classes = 3, int per_class = 12) {
-    backbone = tl::test::exported_backbone(16, true);
-    data = dir.str("data");
-    tl::test::write_food11_dataset(data, classes, per_class, 4, 4);
-  }
-  std::string config(const std::string& name, const std::string& extra_train = "", const std::string& model_extra = "") {
-    return tl::test::write_train_config(dir.path() / (name + ".json"), data, backbone, dir.str(name), extra_train, model_extra);
-  }
-  Json history(const std::string& name) { return Json::parse(tl::test::read_text(dir.path() / name / "history.json")); }
-};
-
-#define REQUIRE_PYTHON_TORCH()                                                               \
-  if (tl::test::exported_backbone(16, true).empty())                                         \
-  GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone"
-
-void expect_same_history(const Json& a, const Json& b, double tolerance) {
-  ASSERT_EQ(a.size(), b.size());
-  for (size_t e = 0; e < a.size(); ++e)
-    for (const char* key : {"loss", "acc", "val_loss", "val_acc", "lr"})
-      EXPECT_NEAR(a[e][key].get<double>(), b[e][key].get<double>(), tolerance) << "epoch " << e + 1 << " " << key;
-}
 
 TEST(Trainer, ImprovementTrackerFollowsKerasEarlyStopping) {
   // min mode, patience 2: best at epoch 2 (0.5); epochs 3, 4 wait; epoch 5 is the third without

@@ -1,12 +1,14 @@
 #pragma once
 // Small learnable datasets and configs for end-to-end tests: each class is a distinct colour with
 // per-image noise, so even a random-weight backbone separates them within a few epochs.
+#include <gtest/gtest.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/core.hpp>
 
 #include <random>
 
 #include "test_util.h"
+#include "tl/config.h"
 
 namespace tl::test {
 
@@ -49,6 +51,36 @@ inline std::string write_train_config(const fs::path& path, const std::string& d
 })";
   write_text(path, text);
   return path.string();
+}
+
+#define REQUIRE_PYTHON_TORCH()                                                               \
+  if (tl::test::exported_backbone(16, true).empty())                                         \
+  GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone"
+
+// A temporary directory with the tiny backbone and a learnable Food-11 style dataset in data/;
+// config(name) writes <name>.json for a run into <dir>/<name>.
+struct TrainSetup {
+  TempDir dir;
+  std::string backbone;
+  std::string data;
+  explicit TrainSetup(int classes = 3, int per_class = 12, int val_per_class = 4, int test_per_class = 4) {
+    backbone = exported_backbone(16, true);
+    data = dir.str("data");
+    write_food11_dataset(data, classes, per_class, val_per_class, test_per_class);
+  }
+  std::string config(const std::string& name, const std::string& extra_train = "", const std::string& model_extra = "") {
+    return write_train_config(dir.path() / (name + ".json"), data, backbone, dir.str(name), extra_train, model_extra);
+  }
+  std::string run_dir(const std::string& name) const { return dir.str(name); }
+  tl::Json history(const std::string& name) const { return tl::Json::parse(read_text(dir.path() / name / "history.json")); }
+};
+
+// Same epochs with the same loss, acc, val_loss, val_acc and lr (seconds differ).
+inline void expect_same_history(const tl::Json& a, const tl::Json& b, double tolerance) {
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t e = 0; e < a.size(); ++e)
+    for (const char* key : {"loss", "acc", "val_loss", "val_acc", "lr"})
+      EXPECT_NEAR(a[e][key].get<double>(), b[e][key].get<double>(), tolerance) << "epoch " << e + 1 << " " << key;
 }
 
 }  // namespace tl::test

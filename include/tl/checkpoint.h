@@ -41,5 +41,8 @@ void save_resume_state(const std::string& path, TransferModel& model, torch::opt
                        const Json& state);
 // Restores parameters, optimizer state and the CPU RNG; returns the trainer state JSON.
 Json load_resume_state(const std::string& path, TransferModel& model, torch::optim::Optimizer& optimizer);
+// The trainer state JSON alone, restoring nothing: a check that the file is readable (ModelError
+// naming it otherwise) before a resumed run touches its directory.
+Json read_resume_state(const std::string& path);
 
 }  // namespace tl

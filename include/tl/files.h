@@ -3,6 +3,7 @@
 // directory, flushed and fsync'ed, renamed over the target, and the directory fsync'ed, so a
 // crash, a kill or a full disk at any instant leaves either the old file or the new one.
 #include <functional>
+#include <ostream>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,12 @@ void write_file_atomic(const std::string& path, const std::vector<unsigned char>
 // For writers that need a file name (torch::save, Module::save): `write(tmp_path)` writes the
 // temporary file, then it is fsync'ed and renamed over `path`. Same guarantees as above.
 void write_atomic_with(const std::string& path, const std::function<void(const std::string& tmp_path)>& write);
+
+// For writers that produce a stream (Module::save, OutputArchive::save_to): `write(out)` streams
+// into the temporary file. A failed write (disk full, file-size limit) does not fail the stream,
+// because LibTorch's zip writer then throws again from its destructor and terminates the process;
+// the first error is kept and thrown as IoError once `write` returns. Same guarantees as above.
+void write_stream_atomic(const std::string& path, const std::function<void(std::ostream& out)>& write);
 
 // The temporary name used for `path` (same directory, recognisable so a later start can remove
 // leftovers): "<dir>/.<name>.tmp-<pid>".

@@ -11,7 +11,8 @@ namespace tl {
 // to stderr. `quiet`: warnings and errors only.
 void init_logging(bool to_stderr, bool quiet);
 
-// Also append every message, time-stamped, to `path` (the run's train.log).
+// Also append every message, time-stamped, to `path` (the run's train.log). Failed writes to it
+// (disk full) print one warning on stderr and do not stop the run.
 void add_log_file(const std::string& path);
 
 }  // namespace tl

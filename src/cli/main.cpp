@@ -2,6 +2,7 @@
 #include <malloc.h>
 
 #include <climits>
+#include <csignal>
 #include <iostream>
 
 #include "tl/cli.h"
@@ -12,6 +13,9 @@ int main(int argc, char** argv) {
   // and faulting them back in on the next (DESIGN.md section 2: ~25% faster training steps).
   mallopt(M_MMAP_THRESHOLD, 64 << 20);
   mallopt(M_TRIM_THRESHOLD, INT_MAX);
+  // Over a file-size limit (ulimit -f) a write must fail with EFBIG, reported as a write error,
+  // instead of SIGXFSZ killing the process mid-save.
+  std::signal(SIGXFSZ, SIG_IGN);
 
   std::vector<std::string> args(argv + 1, argv + argc);
   tl::CliParse parsed = tl::parse_command_line(args, std::cout, std::cerr);
