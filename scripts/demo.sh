@@ -12,9 +12,9 @@ cd "$(dirname "$0")/.."
 
 PYTHON=${PYTHON:-/usr/bin/python3}
 WEIGHTS=${TL_WEIGHTS:-random}
-SOURCE_PER_CLASS=${SOURCE_PER_CLASS:-600}
+SOURCE_PER_CLASS=${SOURCE_PER_CLASS:-400}
 TARGET_PER_CLASS=${TARGET_PER_CLASS:-30}
-SOURCE_EPOCHS=${SOURCE_EPOCHS:-4}
+SOURCE_EPOCHS=${SOURCE_EPOCHS:-3}
 TARGET_EPOCHS=${TARGET_EPOCHS:-15}
 RUNS=runs/demo
 stage_start=0
@@ -59,7 +59,8 @@ fi
 begin "Step 2: transfer: frozen pretrained conv layers, new head, $TARGET_PER_CLASS images per class"
 $TL train --config configs/demo_fashion.json --overwrite "${common[@]}" \
   --set data.root=data/fashion_target --set model.backbone="$pretrained" --set model.freeze=all \
-  --set train.epochs="$TARGET_EPOCHS" --set optim.lr=0.001 --set train.out=$RUNS/transfer
+  --set train.epochs="$TARGET_EPOCHS" --set optim.lr=0.01 --set model.head.hidden=[] --set model.head.dropout=0.0 \
+  --set train.out=$RUNS/transfer
 finish transfer
 
 begin "Step 3: the same small set from scratch, same number of epochs"
@@ -72,9 +73,11 @@ begin "Step 4: evaluating both on the same held-out test images"
 $TL evaluate --checkpoint $RUNS/transfer/best.pt --split test --quiet
 transfer_acc=$($TL evaluate --checkpoint $RUNS/transfer/best.pt --split test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
 scratch_acc=$($TL evaluate --checkpoint $RUNS/scratch/best.pt --split test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
-image=$(ls data/fashion_target/evaluation | head -n 1)
-echo; echo "Predicting data/fashion_target/evaluation/$image (true class: $(sed -n "$(( ${image%%_*} + 1 ))p" data/fashion_target/classes.txt)):"
-$TL predict --checkpoint $RUNS/transfer/best.pt "data/fashion_target/evaluation/$image" --top-k 3
+test_images=(data/fashion_target/evaluation/*)  # a glob, not `ls | head`: that fails under pipefail
+image=${test_images[0]}
+label=$(basename "$image"); label=${label%%_*}
+echo; echo "Predicting $image (true class: $(sed -n "$((label + 1))p" data/fashion_target/classes.txt)):"
+$TL predict --checkpoint $RUNS/transfer/best.pt "$image" --top-k 3
 finish evaluate
 
 echo
@@ -86,6 +89,6 @@ printf "| transfer (step 2)              | %7s |\n" "${seconds[transfer]}"
 printf "| scratch (step 3)               | %7s |\n" "${seconds[scratch]}"
 echo
 printf "Test accuracy on %s held-out images: transfer %.3f, scratch %.3f\n" \
-  "$(ls data/fashion_target/evaluation | wc -l)" "$transfer_acc" "$scratch_acc"
+  "${#test_images[@]}" "$transfer_acc" "$scratch_acc"
 echo "Outputs: $RUNS/{source,transfer,scratch}/ (best.pt, history.csv, curves.png, eval_test/confusion_matrix.png, ...)"
 echo "RESULT transfer_acc=$transfer_acc scratch_acc=$scratch_acc"
