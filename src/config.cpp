@@ -103,6 +103,8 @@ const char* kDefaults = R"json({
   }
 })json";
 
+constexpr int64_t kMaxEpochs = 1000000;  // bound of every epoch count, so all fit an int
+
 // Keys whose value may take more than one JSON type; the parser checks them itself.
 const std::set<std::string>& flexible_types() {
   static const std::set<std::string> keys{
@@ -228,14 +230,18 @@ struct Reader {
     }
     return v;
   }
-  int64_t integer(const std::string& key, int64_t lo, int64_t hi = INT64_MAX) const {
-    int64_t v = static_cast<int64_t>(at(key).get<double>());
-    if (v < lo || v > hi) {
-      std::string m = "is " + std::to_string(v) + "; it must be >= " + std::to_string(lo);
-      if (hi != INT64_MAX) m += " and <= " + std::to_string(hi);
+  // The range is checked on the value as written (a double), before any narrowing: 1e300 is
+  // reported as 1e+300, not as an overflowed cast. Without `hi`, up to 2^53 (exact in a double).
+  static constexpr int64_t kExact = int64_t(1) << 53;
+  int64_t integer(const std::string& key, int64_t lo, int64_t hi = kExact) const {
+    const double v = at(key).get<double>();
+    if (!(v >= double(lo) && v <= double(hi))) {
+      std::string m = "is " + at(key).dump() + "; it must be >= " + std::to_string(lo);
+      if (hi != kExact) m += " and <= " + std::to_string(hi);
       check.fail(key, m);
+      return lo;
     }
-    return v;
+    return static_cast<int64_t>(v);
   }
   bool boolean(const std::string& key) const { return at(key).get<bool>(); }
   template <size_t N>
@@ -364,7 +370,8 @@ void parse_model(const Reader& r, ModelConfig& m, Checker& check) {
   m.head.pool = r.str("model.head.pool", {"avg", "max", "flatten", "vgg"});
   const Json& hidden = r.at("model.head.hidden");
   for (const Json& h : hidden) {
-    if (!h.is_number_integer() || h.get<int64_t>() < 1) check.fail("model.head.hidden", "must be a list of positive integers, got " + hidden.dump());
+    if (!h.is_number_integer() || h.get<double>() < 1 || h.get<double>() > 65536)
+      check.fail("model.head.hidden", "must be a list of layer widths from 1 to 65536, got " + hidden.dump());
     else m.head.hidden.push_back(h.get<int64_t>());
   }
   if (m.head.pool == "vgg" && !m.head.hidden.empty())
@@ -386,8 +393,8 @@ void parse_model(const Reader& r, ModelConfig& m, Checker& check) {
     check.fail("model.unfreeze_at", "must be an object {\"epoch\": freeze-spec}, got " + unfreeze.dump());
   } else {
     for (const auto& item : unfreeze.items()) {
-      if (!is_integer_text(item.key()) || std::stoi(item.key()) < 1)
-        check.fail("model.unfreeze_at." + item.key(), "key must be an epoch number >= 1");
+      if (!is_integer_text(item.key()) || item.key().size() > 7 || std::stoi(item.key()) < 1 || std::stoi(item.key()) > kMaxEpochs)
+        check.fail("model.unfreeze_at." + item.key(), "key must be an epoch number from 1 to " + std::to_string(kMaxEpochs));
       else
         m.unfreeze_at[std::stoi(item.key())] = parse_freeze_spec(item.value(), "model.unfreeze_at." + item.key(), check);
     }
@@ -409,17 +416,17 @@ void parse_optim(const Reader& r, OptimConfig& o) {
   o.backbone_lr_mult = r.num("optim.backbone_lr_mult", 0, 100);
   auto& s = o.schedule;
   s.name = r.str("optim.schedule.name", {"constant", "step", "cosine", "plateau"});
-  s.step_size = static_cast<int>(r.integer("optim.schedule.step_size", 1));
+  s.step_size = static_cast<int>(r.integer("optim.schedule.step_size", 1, kMaxEpochs));
   s.gamma = r.num("optim.schedule.gamma", 0, 1, true);
-  s.warmup_epochs = static_cast<int>(r.integer("optim.schedule.warmup_epochs", 0));
+  s.warmup_epochs = static_cast<int>(r.integer("optim.schedule.warmup_epochs", 0, kMaxEpochs));
   s.monitor = r.str("optim.schedule.monitor", {"val_loss", "val_acc", "loss", "acc"});
   s.factor = r.num("optim.schedule.factor", 0, 1, true);
-  s.patience = static_cast<int>(r.integer("optim.schedule.patience", 0));
+  s.patience = static_cast<int>(r.integer("optim.schedule.patience", 0, kMaxEpochs));
   s.min_lr = r.num("optim.schedule.min_lr", 0, 10);
 }
 
 void parse_train(const Reader& r, TrainConfig& t) {
-  t.epochs = static_cast<int>(r.integer("train.epochs", 1, 1000000));
+  t.epochs = static_cast<int>(r.integer("train.epochs", 1, kMaxEpochs));
   t.batch_size = static_cast<int>(r.integer("train.batch_size", 1, 1 << 20));
   t.seed = static_cast<uint64_t>(r.integer("train.seed", 0));
   t.label_smoothing = r.num("train.label_smoothing", 0, 0.999);
@@ -441,7 +448,7 @@ void parse_train(const Reader& r, TrainConfig& t) {
   auto& es = t.early_stopping;
   es.enabled = r.boolean("train.early_stopping.enabled");
   es.monitor = r.str("train.early_stopping.monitor", {"", "val_loss", "val_acc", "loss", "acc"});
-  es.patience = static_cast<int>(r.integer("train.early_stopping.patience", 0));
+  es.patience = static_cast<int>(r.integer("train.early_stopping.patience", 0, kMaxEpochs));
   es.min_delta = r.num("train.early_stopping.min_delta", 0, 1e12);
   es.restore_best = r.boolean("train.early_stopping.restore_best");
   t.feature_cache = r.str("train.feature_cache", {"auto", "off"});
@@ -510,12 +517,17 @@ void apply_override(Json& config, const std::string& assignment) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set '" + assignment + "': expected key=value, e.g. --set train.epochs=3");
+  try {
+    (void)Json(assignment).dump();  // a JSON config holds UTF-8 text only (dump() rejects anything else)
+  } catch (const Json::type_error&) {
+    throw ConfigError("--set: '" + assignment.substr(0, eq) + "=...' is not UTF-8 text; pass it as UTF-8");
+  }
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   Json value;
   try {
     value = Json::parse(text);
-  } catch (const Json::parse_error&) {
+  } catch (const Json::exception&) {  // a syntax error, or a number beyond a double (1e400)
     value = text;  // not JSON: take it as a plain string (paths, names)
   }
   Json* node = &config;
@@ -580,6 +592,9 @@ Config load_config(const std::string& path, const std::vector<std::string>& over
     auto pos = what.find("syntax error");
     throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": invalid JSON (" +
                       (pos == std::string::npos ? what : what.substr(pos)) + ")");
+  } catch (const Json::out_of_range& e) {  // nlohmann reports no position for it
+    const std::string what = e.what();
+    throw ConfigError(path + ": invalid JSON (" + what.substr(what.find("] ") + 2) + "); numbers must fit in a double");
   }
   for (const auto& o : overrides) apply_override(user, o);
   Config c = parse_config(user, path);

@@ -74,7 +74,7 @@ Size known_size(int64_t width, int64_t height) { return std::pair(width, height)
 
 struct Header {
   Format format;
-  Size size;  // from the file header; unset for TIFF and JPEGs without a readable frame header
+  Size size;  // from the file header; unset when the header holds none we can read
 };
 
 bool starts_with(const Bytes& b, size_t at, const char* text, size_t n) {
@@ -112,12 +112,19 @@ void check_complete(Format format, const File& file) {
 bool is_jpeg_frame_marker(uint8_t m) { return m >= 0xC0 && m <= 0xCF && m != 0xC4 && m != 0xC8 && m != 0xCC; }
 
 // Walks the JPEG marker segments up to the first frame header (SOFn), reading each segment's
-// first bytes only, so large EXIF/ICC segments cost nothing.
+// first bytes only, so large EXIF/ICC segments cost nothing. Stray bytes between segments are
+// skipped up to the next 0xFF, as libjpeg skips them ("Corrupt JPEG data: extraneous bytes"):
+// stopping there left the size unchecked while libjpeg still decoded a frame of any size.
 Size jpeg_size(const File& file) {
   int64_t pos = 2;  // after SOI
   while (pos < file.size()) {
     const Bytes seg = file.read_at(pos, 9);
-    if (seg.size() < 4 || seg[0] != 0xFF) break;  // not at a marker: corrupt, leave it to the decoder
+    if (seg.size() < 4) break;
+    if (seg[0] != 0xFF) {
+      const Bytes block = file.read_at(pos, 4096);
+      pos += std::find(block.begin(), block.end(), 0xFF) - block.begin();
+      continue;
+    }
     const uint8_t marker = seg[1];
     if (marker == 0xFF) {  // fill byte before a marker
       ++pos;
@@ -132,6 +139,28 @@ Size jpeg_size(const File& file) {
     pos += standalone ? 2 : 2 + be16(seg, 2);
   }
   return std::nullopt;
+}
+
+// ImageWidth (tag 256) and ImageLength (257) from the first image file directory, the one the
+// decoder reads; a SHORT or LONG value sits in the entry itself.
+Size tiff_size(const File& file, const Bytes& head) {
+  const bool little = head[0] == 'I';
+  const auto u16 = [&](const Bytes& b, size_t at) { return little ? le16(b, at) : be16(b, at); };
+  const auto u32 = [&](const Bytes& b, size_t at) { return little ? le32(b, at) : be32(b, at); };
+  if (head.size() < 8) return std::nullopt;
+  const int64_t ifd = u32(head, 4);
+  const Bytes count = file.read_at(ifd, 2);
+  if (count.size() < 2) return std::nullopt;
+  const Bytes entries = file.read_at(ifd + 2, 12 * size_t(u16(count, 0)));
+  int64_t width = -1, height = -1;
+  for (size_t e = 0; e + 12 <= entries.size(); e += 12) {
+    const uint32_t tag = u16(entries, e), type = u16(entries, e + 2);
+    const int64_t value = type == 3 ? u16(entries, e + 8) : type == 4 ? u32(entries, e + 8) : -1;
+    if (tag == 256) width = value;
+    if (tag == 257) height = value;
+  }
+  if (width < 0 || height < 0) return std::nullopt;
+  return known_size(width, height);
 }
 
 Size header_size(Format format, const File& file, const Bytes& head) {
@@ -158,7 +187,7 @@ Size header_size(Format format, const File& file, const Bytes& head) {
       if (starts_with(head, 12, "VP8X", 4)) return known_size(le24(head, 24) + 1, le24(head, 27) + 1);
       break;
     case Format::tiff:
-      break;  // dimensions sit in an IFD anywhere in the file; checked after decoding
+      return tiff_size(file, head);
   }
   return std::nullopt;
 }
@@ -224,7 +253,7 @@ cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target
     throw ImageError("cannot decode: " + e.msg);
   }
   if (image.empty()) throw ImageError("cannot decode (corrupt or unsupported image data)");
-  check_pixels(image.cols, image.rows, max_pixels);  // formats whose header we do not parse
+  check_pixels(image.cols, image.rows, max_pixels);  // headers without readable dimensions
   if (image.depth() == CV_16U) image.convertTo(image, CV_8U, 255.0 / 65535.0);  // rounds: 32768 -> 128
   if (image.depth() != CV_8U) throw ImageError("unsupported sample type (only 8- and 16-bit images)");
   cv::cvtColor(image, image, cv::COLOR_BGR2RGB);

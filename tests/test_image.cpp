@@ -184,6 +184,7 @@ TEST(ImageProbe, HeaderSizeOfEachFormatMeetsTheLimit) {
       {"lossy.webp", encode(".webp", bgr, {cv::IMWRITE_WEBP_QUALITY, 90})},  // VP8
       {"lossless.webp", encode(".webp", bgr)},                               // VP8L
       {"alpha.webp", encode(".webp", noise(30, 40, CV_8UC4))},                  // VP8X
+      {"a.tiff", encode(".tiff", bgr)},
   };
   for (const auto& [name, bytes] : files) {
     const std::string path = put(dir, name, bytes);
@@ -191,10 +192,27 @@ TEST(ImageProbe, HeaderSizeOfEachFormatMeetsTheLimit) {
     EXPECT_EQ(probe_error(path, 1200), "(no error)") << name;
     EXPECT_EQ(tl::decode_image(path, 1200).size(), cv::Size(40, 30)) << name;
   }
-  // TIFF dimensions are not parsed from the header: the limit applies after decoding.
-  const std::string tiff = put(dir, "a.tiff", encode(".tiff", bgr));
-  EXPECT_EQ(probe_error(tiff, 1199), "(no error)");
-  EXPECT_TRUE(contains(decode_error(tiff, 1199), "40x30 = 1200 pixels"));
+}
+
+// libjpeg skips stray bytes before a marker: a 5 KB JPEG whose frame header came after some was
+// decoded into a 20000x20000 image (1.3 GB) before the limit applied. TIFF sizes come from the
+// first directory, in either byte order.
+TEST(ImageProbe, HugeSizesAreFoundPastStrayJpegBytesAndInBigEndianTiff) {
+  TempDir dir;
+  std::string jpeg = encode(".jpg", noise(8, 8));
+  const size_t sof = jpeg.find("\xFF\xC0");
+  put_be16(jpeg, sof + 5, 20000);
+  put_be16(jpeg, sof + 7, 20000);
+  jpeg.insert(jpeg.find("\xFF\xDB"), std::string(5000, '\x00'));
+  const std::string expected = "image is 20000x20000 = 400000000 pixels, over the limit of 100000000 (data.max_pixels)";
+  EXPECT_EQ(probe_error(put(dir, "stray.jpg", jpeg)), expected);
+  EXPECT_EQ(decode_error(dir.str("stray.jpg")), expected);
+  // "MM", version 42, first directory at 8 holding ImageWidth (SHORT) and ImageLength (LONG).
+  const std::string tiff("MM\0*\0\0\0\x08\0\x02"
+                         "\x01\x00\0\x03\0\0\0\x01\x75\x30\0\0"
+                         "\x01\x01\0\x04\0\0\0\x01\0\0\x75\x30"
+                         "\0\0\0\0", 38);
+  EXPECT_TRUE(contains(probe_error(put(dir, "huge.tiff", tiff)), "image is 30000x30000"));
 }
 
 // ---- decode_image: every input becomes 8-bit RGB ----

@@ -10,6 +10,7 @@
 
 #include "image_fixtures.h"
 #include "test_util.h"
+#include "tl/config.h"
 #include "tl/errors.h"
 #include "train_fixtures.h"
 
@@ -230,6 +231,9 @@ TEST(RobustConfigs, EachBadConfigFailsCleanlyInTrainAndSummaryAndWritesNothing) 
       {"freeze 14", {"model.freeze=14"}, tl::kExitConfig, {"model.freeze", "14", "beyond"}},
       {"freeze name", {"model.freeze=block6_conv1"}, tl::kExitConfig, {"model.freeze", "block6_conv1"}},
       {"two problems", {"optim.lr=0", "train.batch_size=0"}, tl::kExitConfig, {"'optim.lr'", "'train.batch_size'"}, 2},
+      {"step 2^32", {"optim.schedule.name=step", "optim.schedule.step_size=4294967296"}, tl::kExitConfig,
+       {"'optim.schedule.step_size' is 4294967296"}},  // was narrowed to 0: SIGFPE in training
+      {"non-UTF-8 --set", {"train.out=run\xff"}, tl::kExitConfig, {"'train.out=...' is not UTF-8"}},  // was an uncaught type_error
       {"missing data root", {"data.root=" + s.dir.str("nowhere")}, tl::kExitData, {"data.root", s.dir.str("nowhere")}},
   };
   for (const auto& [file, words] : bad_model_files(s))
@@ -247,6 +251,28 @@ TEST(RobustConfigs, EachBadConfigFailsCleanlyInTrainAndSummaryAndWritesNothing) 
   }
 }
 
+// Found while writing the config fuzz target: numbers past an int were narrowed before the range
+// check (UB; a step_size of 2^32 became 0 and training died of SIGFPE), a long unfreeze_at epoch
+// escaped as std::out_of_range ("stoi", exit 1), a huge hidden width failed in the allocator.
+TEST(RobustConfigs, HugeNumbersAreRangeErrorsReportedAsWritten) {
+  const std::pair<const char*, const char*> cases[] = {
+      {R"({"train": {"epochs": 1e300}})", "'train.epochs' is 1e+300; it must be >= 1 and <= 1000000"},
+      {R"({"data": {"max_pixels": 1e19}})", "'data.max_pixels' is 1e+19; it must be >= 1"},
+      {R"({"optim": {"schedule": {"step_size": 4294967296}}})", "'optim.schedule.step_size' is 4294967296; it must be >= 1"},
+      {R"({"train": {"early_stopping": {"patience": 4294967296}}})", "'train.early_stopping.patience' is 4294967296"},
+      {R"({"model": {"unfreeze_at": {"99999999999": "none"}}})", "'model.unfreeze_at.99999999999' key must be an epoch number"},
+      {R"({"model": {"head": {"hidden": [10000000000]}}})", "'model.head.hidden' must be a list of layer widths from 1 to 65536"},
+  };
+  for (const auto& [json, message] : cases) {
+    try {
+      tl::parse_config(Json::parse(json), "x.json");
+      ADD_FAILURE() << json << " was accepted";
+    } catch (const tl::ConfigError& e) {
+      EXPECT_NE(std::string(e.what()).find(message), std::string::npos) << e.what();
+    }
+  }
+}
+
 TEST(RobustConfigs, BrokenConfigFilesAreReportedWithLineAndColumn) {
   REQUIRE_PYTHON_TORCH();
   TrainSetup s(2, 3, 1, 0);
@@ -256,11 +282,13 @@ TEST(RobustConfigs, BrokenConfigFilesAreReportedWithLineAndColumn) {
   write_text(s.dir.path() / "random.json", random_bytes(512, 2));
   write_text(s.dir.path() / "empty.json", "");
   write_text(s.dir.path() / "list.json", "[1, 2]");
+  write_text(s.dir.path() / "overflow.json", R"({"train": {"epochs": 1e400}})");  // was exit 1, no file named
   const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
       {"no_comma.json", {"no_comma.json:3:", "invalid JSON"}},
       {"random.json", {"random.json:1:", "invalid JSON"}},
       {"empty.json", {"empty.json:1:", "invalid JSON"}},
-      {"list.json", {"list.json", "JSON object"}}};
+      {"list.json", {"list.json", "JSON object"}},
+      {"overflow.json", {"overflow.json", "number overflow", "double"}}};
   for (const auto& [name, mentions] : cases)
     for (const std::string command : {"train", "summary"})
       EXPECT_TRUE(fails_cleanly(run_tl({command, "--config", s.dir.str(name)}), tl::kExitConfig, mentions)) << name;

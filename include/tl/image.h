@@ -17,7 +17,7 @@ struct ImageError : std::runtime_error {
 
 // Cheap check without decoding pixels: readable, non-empty, a known image signature, a complete
 // JPEG (end-of-image marker) or PNG (IEND chunk), header dimensions within max_pixels (parsed for
-// JPEG, PNG, BMP and WebP; TIFF is checked after decoding). Throws ImageError.
+// JPEG, PNG, BMP, WebP and TIFF; a header without them is checked after decoding). Throws ImageError.
 void probe_image(const std::string& path, int64_t max_pixels);
 
 // Decodes any supported file into a 3-channel 8-bit RGB image: grayscale, palette, 16-bit (scaled,
