@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# The performance benchmark in one command: tl-train against the same jobs written in PyTorch
+# (scripts/bench/peer.py), same machine, data, weights, batch, input size and thread count.
+#
+#   scripts/bench/run.sh [--size 64] [--repeats 3] [--out bench-out] [bench.py options...]
+#
+# Builds tl-train and tl_bench (Release, in build-bench/), writes ~530 JPEGs of 512x512 in the
+# Food-11 layout and a random-weights VGG16 into OUT, then runs scripts/bench/bench.py, which
+# prints the report and writes OUT/report.md and OUT/report.json. About 20 minutes at 64 px on
+# 2 cores; --size 224 is available (much longer).
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+OUT=bench-out
+ARGS=()
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --out) OUT="$2"; shift 2 ;;
+    -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    *) ARGS+=("$1"); shift ;;
+  esac
+done
+PY=/usr/bin/python3  # Debian's python3-torchvision lives here; a pyenv python3 on PATH may lack torch
+"$PY" -c "import torch, torchvision" 2>/dev/null ||
+  { echo "run.sh: $PY cannot import torch and torchvision; install python3-torchvision" >&2; exit 1; }
+
+BUILD="$ROOT/build-bench"
+cmake -S "$ROOT" -B "$BUILD" -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_BENCH=ON -DTL_BUILD_TESTS=OFF >/dev/null
+cmake --build "$BUILD" -j "$(nproc)" --target tl-train tl_bench >/dev/null
+
+mkdir -p "$OUT"
+if [[ ! -f "$OUT/data/.complete" ]]; then
+  rm -rf "$OUT/data"
+  "$PY" "$ROOT/scripts/bench/make_data.py" --out "$OUT/data"
+  touch "$OUT/data/.complete"
+fi
+if [[ ! -f "$OUT/vgg16_features.pt" ]]; then
+  "$PY" "$ROOT/scripts/export_vgg16.py" --weights random --features-only --out "$OUT/vgg16_features.pt"
+fi
+exec "$PY" "$ROOT/scripts/bench/bench.py" --out "$OUT" --tl "$BUILD/tl-train" --tl-bench "$BUILD/tl_bench" "${ARGS[@]}"
