@@ -33,6 +33,7 @@ IDX_LABELS_MAGIC = 2049
 JPEG_QUALITY = 95
 # Pillow >= 9.1 moved the filters into Image.Resampling; older ones only have Image.BILINEAR.
 BILINEAR = getattr(Image, "Resampling", Image).BILINEAR
+MIN_RANDOM_SCALE = 0.5
 
 
 class PrepareError(Exception):
@@ -53,6 +54,10 @@ def parse_args(argv=None):
                    help="evaluation images per class (default: same as validation)")
     p.add_argument("--size", type=int, default=32, help="output side in pixels")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--placement", choices=("centred", "random"), default="centred",
+                   help="centred: the item fills the frame, as in Fashion-MNIST; random: "
+                        "scaled to %d-100%% of the frame and placed at a random position "
+                        "(seeded), as objects sit in photographs" % int(100 * MIN_RANDOM_SCALE))
     p.add_argument("--source", default=DEFAULT_SOURCE,
                    help="directory with the *-ubyte.gz IDX files")
     p.add_argument("--overwrite", action="store_true",
@@ -158,11 +163,19 @@ def prepare_out_dir(out, overwrite):
         os.makedirs(os.path.join(out, split), exist_ok=True)
 
 
-def write_image(pixels, size, path):
-    """28x28 grayscale -> size x size RGB JPEG (3 channels, as ImageNet backbones expect)."""
+def write_image(pixels, size, path, rng=None):
+    """28x28 grayscale -> size x size RGB JPEG (3 channels, as ImageNet backbones expect).
+
+    With `rng` the item is shrunk to a random side and pasted at a random place on a black
+    frame (Fashion-MNIST's background is black)."""
     img = Image.fromarray(pixels, mode="L")
-    if img.size != (size, size):
-        img = img.resize((size, size), BILINEAR)
+    side = size if rng is None else max(1, round(size * rng.uniform(MIN_RANDOM_SCALE, 1.0)))
+    if img.size != (side, side):
+        img = img.resize((side, side), BILINEAR)
+    if side != size:
+        frame = Image.new("L", (size, size), 0)
+        frame.paste(img, tuple(int(v) for v in rng.integers(0, size - side + 1, size=2)))
+        img = frame
     img.convert("RGB").save(path, format="JPEG", quality=JPEG_QUALITY)
 
 
@@ -175,11 +188,13 @@ def main(argv=None):
         plan = select(args, classes, train_labels, test_labels)
         prepare_out_dir(args.out, args.overwrite)
 
-        for split, items in plan.items():
+        for split_code, (split, items) in enumerate(plan.items()):
             images = test_images if split == "evaluation" else train_images
+            rng = (np.random.default_rng([args.seed, 100 + split_code])
+                   if args.placement == "random" else None)
             for n, (label, idx) in enumerate(items):
                 write_image(images[idx], args.size,
-                            os.path.join(args.out, split, f"{label}_{n}.jpg"))
+                            os.path.join(args.out, split, f"{label}_{n}.jpg"), rng)
         with open(os.path.join(args.out, "classes.txt"), "w", encoding="utf-8") as f:
             f.write("".join(CLASS_NAMES[c] + "\n" for c in classes))
     except (PrepareError, OSError) as e:
