@@ -7,7 +7,13 @@ cd "$(dirname "$0")/.."
 ./scripts/install_deps.sh
 build_dir=${BUILD_DIR:-build}
 sanitize=OFF
-if [ "${TL_SANITIZE:-0}" = 1 ]; then sanitize=ON; build_dir=${BUILD_DIR:-build-sanitize}; fi
+if [ "${TL_SANITIZE:-0}" = 1 ]; then
+  sanitize=ON
+  build_dir=${BUILD_DIR:-build-sanitize}
+  # Undefined behaviour stops the process (ASan always does), so any finding fails the test that
+  # triggered it, in tl_tests and in the tl-train processes it starts.
+  export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+fi
 cmake -S . -B "$build_dir" -DCMAKE_BUILD_TYPE=Release -DTL_BUILD_TESTS=ON -DTL_SANITIZE=$sanitize
 cmake --build "$build_dir" -j "$(nproc)"
 cd "$build_dir"
