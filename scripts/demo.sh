@@ -77,8 +77,10 @@ finish scratch
 
 begin "Step 4: evaluating both on the same held-out test images"
 $TL evaluate --checkpoint $RUNS/transfer/best.pt --split test --quiet
-transfer_acc=$($TL evaluate --checkpoint $RUNS/transfer/best.pt --split test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
-scratch_acc=$($TL evaluate --checkpoint $RUNS/scratch/best.pt --split test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["accuracy"])')
+$TL evaluate --checkpoint $RUNS/scratch/best.pt --split test --json >/dev/null
+accuracy() { "$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["accuracy"])' "$1"; }
+transfer_acc=$(accuracy $RUNS/transfer/eval_test/metrics.json)
+scratch_acc=$(accuracy $RUNS/scratch/eval_test/metrics.json)
 test_images=(data/fashion_target/evaluation/*)  # a glob, not `ls | head`: that fails under pipefail
 image=${test_images[0]}
 label=$(basename "$image"); label=${label%%_*}
@@ -87,14 +89,29 @@ $TL predict --checkpoint $RUNS/transfer/best.pt "$image" --top-k 3
 finish evaluate
 
 echo
-echo "| stage                          | seconds |"
-echo "|--------------------------------|---------|"
-printf "| build                          | %7s |\n" "${seconds[build]}"
-printf "| source training (step 1)       | %7s |\n" "${seconds[source]}"
-printf "| transfer (step 2)              | %7s |\n" "${seconds[transfer]}"
-printf "| scratch (step 3)               | %7s |\n" "${seconds[scratch]}"
+echo "| stage                                  | seconds |"
+echo "|----------------------------------------|---------|"
+total=0
+for stage in build data export source transfer scratch evaluate; do
+  case $stage in
+    build) title="install dependencies, build" ;;
+    data) title="prepare Fashion-MNIST" ;;
+    export) title="export VGG16" ;;
+    source) title="step 1: source training" ;;
+    transfer) title="step 2: transfer, $TARGET_PER_CLASS images/class" ;;
+    scratch) title="step 3: scratch, $TARGET_PER_CLASS images/class" ;;
+    evaluate) title="step 4: evaluate both, predict" ;;
+  esac
+  printf "| %-38s | %7s |\n" "$title" "${seconds[$stage]}"
+  total=$((total + seconds[$stage]))
+done
+printf "| %-38s | %7s |\n" "total" "$total"
 echo
-printf "Test accuracy on %s held-out images: transfer %.3f, scratch %.3f\n" \
-  "${#test_images[@]}" "$transfer_acc" "$scratch_acc"
+printf "| %-38s | %-26s |\n" "model ($TARGET_EPOCHS epochs each)" "test accuracy (${#test_images[@]} images)"
+echo "|----------------------------------------|----------------------------|"
+source_name="step 1's model"
+[ "$WEIGHTS" = imagenet ] && source_name="ImageNet VGG16"
+printf "| %-38s | %26.3f |\n" "transfer (from $source_name)" "$transfer_acc" "scratch (random initialisation)" "$scratch_acc"
+echo
 echo "Outputs: $RUNS/{source,transfer,scratch}/ (best.pt, history.csv, curves.png, eval_test/confusion_matrix.png, ...)"
 echo "RESULT transfer_acc=$transfer_acc scratch_acc=$scratch_acc"
