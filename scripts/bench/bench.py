@@ -364,7 +364,7 @@ def report(bench, args, started, load_before):
         f"{bench.counts['train']} train / {bench.counts['val']} val / {bench.counts['test']} test images of 512x512, "
         f"medians of {args.repeats} alternating runs; {started}.",
         f"Measured matrix-multiply peak ({args.threads} threads, 2048^3 fp32, median): {peak:.0f} GFLOP/s "
-        f"(oneDNN, as a 1x1 convolution: {mm['onednn_gflops_median']:.0f}; the system BLAS, torch.mm: "
+        f"(oneDNN matmul, the library of the convolutions: {mm['onednn_gflops_median']:.0f}; the system BLAS, torch.mm: "
         f"{mm['gflops_median']:.0f}). Percentages below are of the higher one.",
         "",
         "| Workload | Figure | tl-train | peer | tl-train advantage | target | met |",

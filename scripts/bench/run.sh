@@ -6,8 +6,8 @@
 #
 # Builds tl-train and tl_bench (Release, in build-bench/), writes ~530 JPEGs of 512x512 in the
 # Food-11 layout and a random-weights VGG16 into OUT, then runs scripts/bench/bench.py, which
-# prints the report and writes OUT/report.md and OUT/report.json. About 20 minutes at 64 px on
-# 2 cores; --size 224 is available (much longer).
+# prints the report and writes OUT/report.md and OUT/report.json. About 8 minutes at 64 px on
+# 2 cores after the first build; --size 224 is available (much longer).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
