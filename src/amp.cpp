@@ -19,9 +19,9 @@ void set_cuda_autocast(bool on, at::ScalarType dtype) {
 #endif
 }  // namespace
 
-AutocastScope::AutocastScope(const torch::Device& device, const std::string& amp) {
-  if (!device.is_cuda() || amp == "off") return;
-  set_cuda_autocast(true, amp == "bf16" ? at::kBFloat16 : at::kHalf);
+AutocastScope::AutocastScope(const torch::Device& device, Amp amp) {
+  if (!device.is_cuda() || amp == Amp::Off) return;
+  set_cuda_autocast(true, amp == Amp::Bf16 ? at::kBFloat16 : at::kHalf);
   active_ = true;
 }
 
@@ -31,19 +31,11 @@ AutocastScope::~AutocastScope() {
   at::autocast::clear_cache();
 }
 
-LossScaler::LossScaler(const torch::Device& device, const std::string& amp)
-    : enabled_(device.is_cuda() && amp == "fp16") {}
-
-bool LossScaler::unscale(const std::vector<torch::Tensor>& params) {
+bool LossScaler::gradients_finite(const std::vector<torch::Tensor>& params) const {
   if (!enabled_) return true;
-  torch::NoGradGuard no_grad;
-  bool finite = true;
-  for (const auto& p : params) {
-    if (!p.grad().defined()) continue;
-    p.mutable_grad().div_(scale_);
-    if (finite && !torch::isfinite(p.grad()).all().item<bool>()) finite = false;
-  }
-  return finite;
+  for (const auto& p : params)
+    if (p.grad().defined() && !torch::isfinite(p.grad()).all().item<bool>()) return false;
+  return true;
 }
 
 void LossScaler::update(bool step_was_finite) {

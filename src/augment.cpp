@@ -25,12 +25,18 @@ bool coin(std::mt19937_64& rng) { return (rng() >> 63) != 0; }
 // Uniform integer in [0, n); the modulo bias is negligible for image-sized n.
 int below(std::mt19937_64& rng, int n) { return static_cast<int>(rng() % static_cast<uint64_t>(n)); }
 
-int border_mode(const std::string& fill_mode) {
-  if (fill_mode == "nearest") return cv::BORDER_REPLICATE;
-  if (fill_mode == "constant") return cv::BORDER_CONSTANT;  // Keras cval = 0: black
-  if (fill_mode == "reflect") return cv::BORDER_REFLECT;    // scipy.ndimage 'reflect' (dcba|abcd), as Keras uses it
-  if (fill_mode == "wrap") return cv::BORDER_WRAP;
-  throw std::invalid_argument("unknown fill_mode '" + fill_mode + "'; use nearest, constant, reflect or wrap");
+int border_mode(FillMode fill_mode) {
+  switch (fill_mode) {
+    case FillMode::Constant:
+      return cv::BORDER_CONSTANT;  // Keras cval = 0: black
+    case FillMode::Reflect:
+      return cv::BORDER_REFLECT;  // scipy.ndimage 'reflect' (dcba|abcd), as Keras uses it
+    case FillMode::Wrap:
+      return cv::BORDER_WRAP;
+    case FillMode::Nearest:
+      break;
+  }
+  return cv::BORDER_REPLICATE;
 }
 
 bool affine_enabled(const AugmentConfig& c) {

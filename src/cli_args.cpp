@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <algorithm>
+
 #include "tl/errors.h"
 
 namespace tl {
@@ -17,17 +19,119 @@ Examples:
   tl-train summary --config configs/food11_half.json --json
 )";
 
+const std::vector<std::string>& subcommands() {
+  static const std::vector<std::string> names{"train", "evaluate", "predict", "summary"};
+  return names;
+}
+
 bool is_subcommand(const std::string& word) {
-  return word == "train" || word == "evaluate" || word == "predict" || word == "summary";
+  return std::find(subcommands().begin(), subcommands().end(), word) != subcommands().end();
+}
+
+// "unknown command 'evalute' (did you mean 'evaluate'?); ..." for a word that is no command.
+std::string unknown_command(const std::string& word) {
+  std::string list, near;
+  for (const auto& name : subcommands()) {
+    list += (list.empty() ? "" : ", ") + name;
+    size_t common = 0;  // a shared prefix of 3+ letters, or one edit apart in length and letters
+    while (common < word.size() && common < name.size() && word[common] == name[common]) ++common;
+    if (common >= 3) near = name;
+  }
+  if (word == "version" || word == "help") near = "--" + word;
+  return "unknown command '" + word + "'" + (near.empty() ? "" : " (did you mean '" + near + "'?)") +
+         "; the commands are " + list + " (see 'tl-train --help')";
 }
 
 void add_config_options(CLI::App* app, CliOptions& o, bool required) {
   auto* config = app->add_option("-c,--config", o.config_path, "Experiment config (JSON), see configs/");
   if (required) config->required();
   config->check(CLI::ExistingFile);
-  app->add_option("-s,--set", o.overrides, "Override a config key: --set train.epochs=3 (value parsed as JSON, else a string)")
+  app->add_option("-s,--set", o.overrides,
+                  "Override a config key: --set train.epochs=3 (value parsed as JSON, else a string)")
       ->type_name("KEY=VALUE")
       ->allow_extra_args(false);
+}
+
+CLI::App* add_train_command(CLI::App& app, CliOptions& o) {
+  auto* train = app.add_subcommand("train", "Fine-tune a backbone on a dataset (the default command)");
+  add_config_options(train, o, true);
+  auto* resume = train->add_flag("--resume", o.resume, "Continue the run in train.out from its last.resume.pt");
+  auto* overwrite =
+      train->add_flag("--overwrite", o.overwrite,
+                      "Start afresh in a non-empty run directory (every output of the earlier run is removed)");
+  resume->excludes(overwrite);
+  train->add_option("--device", o.device, "Override the config's device: auto, cpu, cuda, cuda:N");
+  train->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  train->footer(
+      "Writes best.pt, last.pt, history.csv/json, curves.png, config.json, split.json, train.log into train.out.");
+  return train;
+}
+
+CLI::App* add_evaluate_command(CLI::App& app, CliOptions& o) {
+  auto* evaluate = app.add_subcommand(
+      "evaluate", "Score a checkpoint on a dataset split: accuracy, confusion matrix, per-class metrics");
+  evaluate->add_option("--checkpoint", o.checkpoint, "A tl-train checkpoint (best.pt or last.pt)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  evaluate->add_option("--data", o.data_root, "Dataset root (default: the one recorded in the checkpoint)");
+  evaluate->add_option("--split", o.split, "Split to score: test (default), val or train")
+      ->check(CLI::IsMember({"test", "val", "train"}));
+  evaluate->add_option("--out", o.out_dir, "Output folder (default: RUN/eval_<split>/)");
+  evaluate->add_option("--batch", o.batch, "Batch size (default: the training batch size)")
+      ->check(CLI::Range(1, 1 << 20));
+  evaluate->add_option("--device", o.device, "auto, cpu, cuda, cuda:N");
+  evaluate->add_flag("--json", o.json, "Print the metrics as one JSON object on stdout, nothing else");
+  evaluate->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  return evaluate;
+}
+
+CLI::App* add_predict_command(CLI::App& app, CliOptions& o) {
+  auto* predict = app.add_subcommand("predict", "Classify images or folders of images with a checkpoint");
+  predict->add_option("--checkpoint", o.checkpoint, "A tl-train checkpoint")->required()->check(CLI::ExistingFile);
+  predict->add_option("inputs", o.inputs, "Images or directories (searched recursively)")->required();
+  predict->add_option("-k,--top-k", o.top_k, "How many labels to show per image (default 5)")
+      ->check(CLI::Range(1, 100000));
+  predict->add_option("--batch", o.batch, "Images per forward pass (default 16)")->check(CLI::Range(1, 1 << 20));
+  predict->add_option("--tta", o.tta, "Test-time augmentation: none (default) or flip (average with the mirror image)")
+      ->check(CLI::IsMember({"none", "flip"}));
+  predict->add_option("--device", o.device, "auto, cpu, cuda, cuda:N");
+  predict->add_flag("--json", o.json, "One JSON object per image per line");
+  predict->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  return predict;
+}
+
+CLI::App* add_summary_command(CLI::App& app, CliOptions& o) {
+  auto* summary = app.add_subcommand("summary", "Print the model's layers, output shapes and parameter counts");
+  add_config_options(summary, o, true);
+  summary->add_flag("--json", o.json, "Print {trainable_params, frozen_params, total_params, layers} as JSON");
+  summary->add_option("--out", o.out_dir, "Also write the resolved config (every key, after --set) to DIR/config.json")
+      ->type_name("DIR");
+  summary->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  return summary;
+}
+
+// Runs CLI11; on help, version or a usage error, fills result.exit_code and returns false.
+bool parse_with(CLI::App& app, const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
+                CliParse& result) {
+  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a reversed vector
+  try {
+    app.parse(reversed);
+    return true;
+  } catch (const CLI::CallForHelp& e) {
+    result.exit_code = app.exit(e, out, err);
+  } catch (const CLI::CallForAllHelp& e) {
+    result.exit_code = app.exit(e, out, err);
+  } catch (const CLI::CallForVersion&) {
+    out << std::string("tl-train ") + TL_VERSION << "\n";
+    result.exit_code = 0;
+  } catch (const CLI::ParseError& e) {
+    // One line, naming the problem and where to look.
+    std::string sub;
+    for (auto* s : app.get_subcommands()) sub = s->get_name();
+    err << "tl-train: error: " << e.what() << " (see 'tl-train " << (sub.empty() ? "" : sub + " ") << "--help')\n";
+    result.exit_code = kExitUsage;
+  }
+  return false;
 }
 
 }  // namespace
@@ -36,6 +140,11 @@ CliParse parse_command_line(const std::vector<std::string>& args_in, std::ostrea
   CliParse result;
   CliOptions& o = result.options;
   std::vector<std::string> args = args_in;
+  if (!args.empty() && !args[0].empty() && args[0][0] != '-' && !is_subcommand(args[0])) {
+    err << "tl-train: error: " << unknown_command(args[0]) << "\n";
+    result.exit_code = kExitUsage;
+    return result;
+  }
   // `tl-train --config X ...` means `tl-train train --config X ...`.
   if (!args.empty() && !is_subcommand(args[0]) && args[0] != "-h" && args[0] != "--help" && args[0] != "--version")
     args.insert(args.begin(), "train");
@@ -45,60 +154,11 @@ CliParse parse_command_line(const std::vector<std::string>& args_in, std::ostrea
   app.set_version_flag("--version", std::string("tl-train ") + TL_VERSION);
   app.require_subcommand(1);
 
-  auto* train = app.add_subcommand("train", "Fine-tune a backbone on a dataset (the default command)");
-  add_config_options(train, o, true);
-  train->add_flag("--resume", o.resume, "Continue the run in train.out from its last.pt");
-  train->add_flag("--overwrite", o.overwrite, "Start afresh in a non-empty run directory (its files are replaced)");
-  train->add_option("--device", o.device, "Override the config's device: auto, cpu, cuda, cuda:N");
-  train->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
-  train->footer("Writes best.pt, last.pt, history.csv/json, curves.png, config.json, split.json, train.log into train.out.");
-
-  auto* evaluate = app.add_subcommand("evaluate", "Score a checkpoint on a dataset split: accuracy, confusion matrix, per-class metrics");
-  evaluate->add_option("--checkpoint", o.checkpoint, "A tl-train checkpoint (best.pt or last.pt)")->required()->check(CLI::ExistingFile);
-  evaluate->add_option("--data", o.data_root, "Dataset root (default: the one recorded in the checkpoint)");
-  evaluate->add_option("--split", o.split, "Split to score")->check(CLI::IsMember({"test", "val", "train"}));
-  evaluate->add_option("--out", o.out_dir, "Output folder (default: RUN/eval_<split>/)");
-  evaluate->add_option("--batch", o.batch, "Batch size (default: the training batch size)")->check(CLI::Range(1, 1 << 20));
-  evaluate->add_option("--device", o.device, "auto, cpu, cuda, cuda:N");
-  evaluate->add_flag("--json", o.json, "Print the metrics as one JSON object on stdout, nothing else");
-  evaluate->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
-
-  auto* predict = app.add_subcommand("predict", "Classify images or folders of images with a checkpoint");
-  predict->add_option("--checkpoint", o.checkpoint, "A tl-train checkpoint")->required()->check(CLI::ExistingFile);
-  predict->add_option("inputs", o.inputs, "Images or directories (searched recursively)")->required();
-  predict->add_option("-k,--top-k", o.top_k, "How many labels to show per image")->check(CLI::Range(1, 100000));
-  predict->add_option("--batch", o.batch, "Images per forward pass (default 16)")->check(CLI::Range(1, 1 << 20));
-  predict->add_option("--tta", o.tta, "Test-time augmentation: none or flip (average with the mirror image)")
-      ->check(CLI::IsMember({"none", "flip"}));
-  predict->add_option("--device", o.device, "auto, cpu, cuda, cuda:N");
-  predict->add_flag("--json", o.json, "One JSON object per image per line");
-
-  auto* summary = app.add_subcommand("summary", "Print the model's layers, output shapes and parameter counts");
-  add_config_options(summary, o, true);
-  summary->add_flag("--json", o.json, "Print {trainable_params, frozen_params, total_params, layers} as JSON");
-
-  std::vector<std::string> reversed(args.rbegin(), args.rend());  // CLI11 takes a reversed vector
-  try {
-    app.parse(reversed);
-  } catch (const CLI::CallForHelp& e) {
-    result.exit_code = app.exit(e, out, err);
-    return result;
-  } catch (const CLI::CallForAllHelp& e) {
-    result.exit_code = app.exit(e, out, err);
-    return result;
-  } catch (const CLI::CallForVersion& e) {
-    out << std::string("tl-train ") + TL_VERSION << "\n";
-    result.exit_code = 0;
-    return result;
-  } catch (const CLI::ParseError& e) {
-    // One line, naming the problem and where to look.
-    std::string message = e.what();
-    std::string sub;
-    for (auto* s : app.get_subcommands()) sub = s->get_name();
-    err << "tl-train: error: " << message << " (see 'tl-train " << (sub.empty() ? "" : sub + " ") << "--help')\n";
-    result.exit_code = kExitUsage;
-    return result;
-  }
+  auto* train = add_train_command(app, o);
+  auto* evaluate = add_evaluate_command(app, o);
+  auto* predict = add_predict_command(app, o);
+  auto* summary = add_summary_command(app, o);
+  if (!parse_with(app, args, out, err, result)) return result;
 
   if (train->parsed()) o.command = Command::Train;
   if (evaluate->parsed()) o.command = Command::Evaluate;

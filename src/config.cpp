@@ -1,134 +1,619 @@
 #include "tl/config.h"
 
 #include <algorithm>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
+#include <iterator>
 #include <set>
 #include <sstream>
+
+#include <spdlog/spdlog.h>
 
 #include "tl/errors.h"
 
 namespace tl {
 namespace {
 
-// Defaults double as the schema: a key that is not here is unknown, and a value must have the
-// default's JSON type unless the key is listed in flexible_types().
-const char* kDefaults = R"json({
-  "name": "",
-  "device": "auto",
-  "threads": 0,
-  "data": {
-    "root": "",
-    "layout": "auto",
-    "class_names": [],
-    "exclude": ["BACKGROUND_Google"],
-    "split": [0.7, 0.15, 0.15],
-    "seed": 42,
-    "val_from": "train",
-    "val_fraction": 0.15,
-    "on_bad_image": "skip",
-    "max_pixels": 100000000,
-    "resize": "stretch",
-    "normalize": "imagenet",
-    "workers": 0,
-    "cache": "none",
-    "cache_bytes": 2147483648,
-    "drop_last": false,
-    "augment": {
-      "rotation_range": 0.0,
-      "width_shift_range": 0.0,
-      "height_shift_range": 0.0,
-      "zoom_range": 0.0,
-      "shear_range": 0.0,
-      "horizontal_flip": false,
-      "vertical_flip": false,
-      "brightness_range": null,
-      "fill_mode": "nearest",
-      "random_resized_crop": null,
-      "color_jitter": 0.0
-    }
-  },
-  "model": {
-    "backbone": "models/vgg16.pt",
-    "freeze": "none",
-    "input_size": 224,
-    "num_classes": 0,
-    "head": {"pool": "avg", "hidden": [], "dropout": 0.0},
-    "unfreeze_at": {}
-  },
-  "optim": {
-    "name": "adam",
-    "lr": 0.001,
-    "betas": [0.9, 0.999],
-    "eps": 1e-8,
-    "weight_decay": 0.0,
-    "amsgrad": false,
-    "momentum": 0.0,
-    "nesterov": false,
-    "backbone_lr_mult": 1.0,
-    "schedule": {
-      "name": "constant",
-      "step_size": 10,
-      "gamma": 0.1,
-      "warmup_epochs": 0,
-      "monitor": "val_loss",
-      "factor": 0.1,
-      "patience": 5,
-      "min_lr": 0.0
-    }
-  },
-  "train": {
-    "epochs": 10,
-    "batch_size": 32,
-    "seed": 42,
-    "label_smoothing": 0.0,
-    "class_weights": "none",
-    "clip_grad_norm": 0.0,
-    "accumulate": 1,
-    "out": "",
-    "monitor": "val_loss",
-    "mode": "auto",
-    "early_stopping": {
-      "enabled": false,
-      "monitor": "",
-      "patience": 5,
-      "min_delta": 0.0,
-      "restore_best": true
-    },
-    "feature_cache": "auto",
-    "feature_cache_bytes": 4294967296,
-    "amp": "off",
-    "channels_last": false,
-    "eval_test": true
+constexpr int64_t kMaxEpochs = 1000000;       // bound of every epoch count, so all fit an int
+constexpr int64_t kExact = int64_t(1) << 53;  // integers a double holds exactly
+
+std::string parent_key(const std::string& key) {
+  const auto dot = key.rfind('.');
+  return dot == std::string::npos ? "" : key.substr(0, dot);
+}
+
+// Collects problems so that a config with several mistakes is reported in one go. Each names the
+// file, or the --set that gave the value. Lenient (recorded configs): problems become warnings.
+class Problems {
+ public:
+  Problems(std::string source, const Origins& origins, bool lenient)
+      : source_(std::move(source)), origins_(origins), lenient_(lenient) {}
+  void fail(const std::string& key, const std::string& message) {
+    const std::string line = where(key) + ": " + (key.empty() ? "" : "'" + key + "' ") + message;
+    if (lenient_)
+      spdlog::warn("{}; using the default", line);
+    else
+      problems_.push_back(line);
   }
-})json";
+  bool wrong_type(const std::string& key, const std::string& expected, const Json& value) {
+    fail(key, "must be " + expected + ", got " + type_name(value) + " " + value.dump());
+    return false;
+  }
+  bool any() const { return !problems_.empty(); }
+  bool lenient() const { return lenient_; }
+  void throw_if_any() const {
+    if (problems_.empty()) return;
+    std::string all;
+    for (const auto& p : problems_) all += (all.empty() ? "" : "\n") + p;
+    throw ConfigError(all);
+  }
+  static std::string type_name(const Json& v) {
+    if (v.is_null()) return "null";
+    if (v.is_boolean()) return "a boolean";
+    if (v.is_number_integer()) return "an integer";
+    if (v.is_number()) return "a number";
+    if (v.is_string()) return "a string";
+    if (v.is_array()) return "a list";
+    return "an object";
+  }
 
-constexpr int64_t kMaxEpochs = 1000000;  // bound of every epoch count, so all fit an int
+ private:
+  std::string where(const std::string& key) const {
+    for (std::string k = key; !k.empty(); k = parent_key(k)) {
+      auto it = origins_.find(k);
+      if (it != origins_.end()) return it->second;
+    }
+    return source_;
+  }
+  std::string source_;
+  const Origins& origins_;
+  bool lenient_;
+  std::vector<std::string> problems_;
+};
 
-// Keys whose value may take more than one JSON type; the parser checks them itself.
-const std::set<std::string>& flexible_types() {
-  static const std::set<std::string> keys{
-      "model.freeze",      "model.head.dropout",           "train.class_weights",
-      "data.normalize",    "data.augment.brightness_range", "data.augment.random_resized_crop",
-      "model.unfreeze_at",
+// One key of the schema: its default, how the reference documents it, and how its value is
+// checked and stored. `read` returns false when it refused the value (a problem was reported).
+struct KeySpec {
+  std::string key;
+  Json default_value;
+  std::string type;
+  std::string help;
+  std::function<bool(const Json& value, Config& config, Problems& problems)> read;
+};
+
+template <typename T>
+using Setter = std::function<void(Config&, T)>;
+
+std::string number_text(double v) {
+  std::ostringstream s;
+  s << v;
+  return s.str();
+}
+
+KeySpec boolean(const std::string& key, bool def, const std::string& help, Setter<bool> set) {
+  return {key, def, "bool", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_boolean()) return p.wrong_type(key, "a boolean", v);
+            set(c, v.get<bool>());
+            return true;
+          }};
+}
+
+// Integral numbers (3.0 counts); the range is checked on the value as written, before narrowing.
+KeySpec integer(const std::string& key, int64_t def, int64_t lo, int64_t hi, const std::string& help,
+                Setter<int64_t> set) {
+  return {key, def, "int", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_number() || (v.is_number_float() && v.get<double>() != std::floor(v.get<double>())))
+              return p.wrong_type(key, "an integer", v);
+            const double x = v.get<double>();
+            if (!(x >= double(lo) && x <= double(hi))) {
+              p.fail(key, "is " + v.dump() + "; it must be >= " + std::to_string(lo) +
+                              (hi != kExact ? " and <= " + std::to_string(hi) : ""));
+              return false;
+            }
+            set(c, static_cast<int64_t>(x));
+            return true;
+          }};
+}
+
+KeySpec number(const std::string& key, double def, double lo, double hi, bool lo_open, const std::string& help,
+               Setter<double> set) {
+  return {key, def, "number", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_number()) return p.wrong_type(key, "a number", v);
+            const double x = v.get<double>();
+            if (x < lo || x > hi || (lo_open && x == lo)) {
+              p.fail(key, "is " + number_text(x) + "; it must be " + (lo_open ? "> " : ">= ") + number_text(lo) +
+                              (hi < 1e300 ? " and <= " + number_text(hi) : ""));
+              return false;
+            }
+            set(c, x);
+            return true;
+          }};
+}
+
+KeySpec text(const std::string& key, const std::string& def, const std::string& help, Setter<std::string> set) {
+  return {key, def, "string", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_string()) return p.wrong_type(key, "a string", v);
+            set(c, v.get<std::string>());
+            return true;
+          }};
+}
+
+template <typename E>
+KeySpec choice(const std::string& key, E def, const std::string& help, Setter<E> set) {
+  return {key, name_of(def), "string", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_string()) return p.wrong_type(key, "a string", v);
+            const auto e = parse_choice<E>(v.get<std::string>());
+            if (!e) {
+              p.fail(key, "is " + v.dump() + "; use one of: " + choice_list<E>());
+              return false;
+            }
+            set(c, *e);
+            return true;
+          }};
+}
+
+template <size_t N>
+KeySpec numbers(const std::string& key, std::array<double, N> def, const std::string& help,
+                std::function<bool(Config&, std::array<double, N>, Problems&)> set) {
+  return {key, def, "[" + std::to_string(N) + " numbers]", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_array() || v.size() != N ||
+                !std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_number(); })) {
+              p.fail(key, "must be a list of " + std::to_string(N) + " numbers, got " + v.dump());
+              return false;
+            }
+            std::array<double, N> out{};
+            for (size_t i = 0; i < N; ++i) out[i] = v[i].get<double>();
+            return set(c, out, p);
+          }};
+}
+
+KeySpec strings(const std::string& key, std::vector<std::string> def, const std::string& help,
+                Setter<std::vector<std::string>> set) {
+  return {key, def, "list of strings", help, [=](const Json& v, Config& c, Problems& p) {
+            if (!v.is_array() || !std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_string(); }))
+              return p.wrong_type(key, "a list of strings", v);
+            set(c, v.get<std::vector<std::string>>());
+            return true;
+          }};
+}
+
+// ---- readers of the keys that take more than one form ----
+
+bool read_normalize(const Json& v, Config& c, Problems& p) {
+  const std::string key = "data.normalize";
+  DataConfig& d = c.data;
+  if (v.is_string()) {
+    const auto preset = parse_choice<NormalizePreset>(v.get<std::string>());
+    if (!preset || *preset == NormalizePreset::Custom) {
+      p.fail(key, "is " + v.dump() + "; use imagenet, caffe, unit or {\"mean\": [...], \"std\": [...]}");
+      return false;
+    }
+    d.normalize_preset = *preset;
+    d.normalize = normalization_preset(*preset);
+    return true;
+  }
+  if (!v.is_object() || !v.contains("mean") || !v.contains("std")) {
+    p.fail(key, "must be a preset name or an object with \"mean\" and \"std\" lists, got " + v.dump());
+    return false;
+  }
+  bool ok = true;
+  Normalization n;
+  for (const auto& item : v.items())
+    if (item.key() != "mean" && item.key() != "std" && item.key() != "scale" && item.key() != "channel_order")
+      p.fail(key + "." + item.key(), "is not a known key; use mean, std, scale, channel_order"), ok = false;
+  auto triple = [&](const char* name, std::array<double, 3>& out) {
+    const Json& t = v.at(name);
+    if (!t.is_array() || t.size() != 3 || !std::all_of(t.begin(), t.end(), [](const Json& x) { return x.is_number(); }))
+      return p.fail(key + "." + name, "must be a list of 3 numbers"), void(ok = false);
+    for (size_t i = 0; i < 3; ++i) out[i] = t[i].get<double>();
   };
-  return keys;
+  triple("mean", n.mean);
+  triple("std", n.std);
+  if (std::any_of(n.std.begin(), n.std.end(), [](double s) { return s <= 0; }))
+    p.fail(key + ".std", "values must be > 0"), ok = false;
+  if (v.contains("scale")) {
+    if (!v["scale"].is_number() || v["scale"].get<double>() <= 0)
+      p.fail(key + ".scale", "must be a number > 0"), ok = false;
+    else
+      n.scale = v["scale"].get<double>();
+  }
+  if (v.contains("channel_order")) {
+    const Json& order = v["channel_order"];
+    if (!order.is_string() || (order != "RGB" && order != "BGR"))
+      p.fail(key + ".channel_order", "must be \"RGB\" or \"BGR\""), ok = false;
+    else
+      n.channel_order = order.get<std::string>();
+  }
+  d.normalize_preset = NormalizePreset::Custom;
+  d.normalize = n;
+  return ok;
 }
 
-std::string type_name(const Json& v) {
-  if (v.is_null()) return "null";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number_integer()) return "an integer";
-  if (v.is_number()) return "a number";
-  if (v.is_string()) return "a string";
-  if (v.is_array()) return "a list";
-  return "an object";
+// [low, high] with 0 < low <= high.
+bool is_range(const Json& t) {
+  return t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number() && t[0].get<double>() > 0 &&
+         t[0].get<double>() <= t[1].get<double>();
 }
 
-bool same_kind(const Json& def, const Json& v) {
-  if (def.is_number_integer()) return v.is_number_integer() || (v.is_number_float() && v.get<double>() == std::floor(v.get<double>()));
-  if (def.is_number()) return v.is_number();
-  return def.type() == v.type();
+bool read_brightness(const Json& v, Config& c, Problems& p) {
+  if (v.is_null()) return c.data.augment.brightness_range = {1.0, 1.0}, true;
+  if (!is_range(v)) {
+    p.fail("data.augment.brightness_range", "must be null or [low, high] with 0 < low <= high, got " + v.dump());
+    return false;
+  }
+  c.data.augment.brightness_range = {v[0].get<double>(), v[1].get<double>()};
+  return true;
+}
+
+bool read_random_resized_crop(const Json& v, Config& c, Problems& p) {
+  const std::string key = "data.augment.random_resized_crop";
+  AugmentConfig& a = c.data.augment;
+  a.crop_scale = {1.0, 1.0};
+  a.crop_ratio = {0.75, 4.0 / 3.0};
+  if (v.is_null()) return true;
+  if (!v.is_object()) {
+    p.fail(key, "must be null or {\"scale\": [lo, hi], \"ratio\": [lo, hi]}, got " + v.dump());
+    return false;
+  }
+  bool ok = true;
+  a.crop_scale = {0.08, 1.0};
+  for (const auto& item : v.items()) {
+    if (item.key() != "scale" && item.key() != "ratio")
+      p.fail(key + "." + item.key(), "is not a known key; use scale or ratio"), ok = false;
+    else if (!is_range(item.value()))
+      p.fail(key + "." + item.key(), "must be [low, high] with 0 < low <= high"), ok = false;
+    else
+      (item.key() == "scale" ? a.crop_scale : a.crop_ratio) = {item.value()[0].get<double>(),
+                                                               item.value()[1].get<double>()};
+  }
+  if (a.crop_scale[1] > 1) p.fail(key + ".scale", "must be within (0, 1]"), ok = false;
+  return ok;
+}
+
+bool is_integer_text(const std::string& s) {
+  return !s.empty() && s.size() <= 7 && std::all_of(s.begin(), s.end(), [](char ch) { return ch >= '0' && ch <= '9'; });
+}
+
+// "none", "all", a count or a layer name; names are checked against the backbone when it loads.
+bool read_freeze_spec(const Json& v, const std::string& key, std::string& out, Problems& p) {
+  if (v.is_number_integer() && v.get<int64_t>() >= 0) return out = std::to_string(v.get<int64_t>()), true;
+  if (v.is_string() && !v.get<std::string>().empty()) return out = v.get<std::string>(), true;
+  p.fail(key, "must be \"none\", \"all\", a number of layers or a layer name like \"block3_conv3\", got " + v.dump());
+  return false;
+}
+
+bool read_unfreeze_at(const Json& v, Config& c, Problems& p) {
+  c.model.unfreeze_at.clear();
+  if (!v.is_object()) {
+    p.fail("model.unfreeze_at", "must be an object {\"epoch\": freeze-spec}, got " + v.dump());
+    return false;
+  }
+  bool ok = true;
+  for (const auto& item : v.items()) {
+    const std::string key = "model.unfreeze_at." + item.key();
+    if (!is_integer_text(item.key()) || std::stoi(item.key()) < 1 || std::stoi(item.key()) > kMaxEpochs) {
+      p.fail(key, "key must be an epoch number from 1 to " + std::to_string(kMaxEpochs));
+      ok = false;
+      continue;
+    }
+    ok = read_freeze_spec(item.value(), key, c.model.unfreeze_at[std::stoi(item.key())], p) && ok;
+  }
+  return ok;
+}
+
+bool read_hidden(const Json& v, Config& c, Problems& p) {
+  c.model.head.hidden.clear();
+  const bool ok = v.is_array() && std::all_of(v.begin(), v.end(), [](const Json& h) {
+                    return h.is_number_integer() && h.get<int64_t>() >= 1 && h.get<int64_t>() <= 65536;
+                  });
+  if (!ok) {
+    p.fail("model.head.hidden", "must be a list of layer widths from 1 to 65536, got " + v.dump());
+    return false;
+  }
+  c.model.head.hidden = v.get<std::vector<int64_t>>();
+  return true;
+}
+
+// After model.head.hidden: one rate, or one per dense layer (the output layer included).
+bool read_dropout(const Json& v, Config& c, Problems& p) {
+  const size_t layers = c.model.head.hidden.size() + 1;
+  auto rate_ok = [](const Json& x) { return x.is_number() && x.get<double>() >= 0 && x.get<double>() < 1; };
+  if (rate_ok(v)) return c.model.head.dropout.assign(layers, v.get<double>()), true;
+  if (v.is_array() && v.size() == layers && std::all_of(v.begin(), v.end(), rate_ok))
+    return c.model.head.dropout = v.get<std::vector<double>>(), true;
+  p.fail("model.head.dropout", "must be a rate in [0, 1) or a list of " + std::to_string(layers) +
+                                   " rates (one per dense layer), got " + v.dump());
+  c.model.head.dropout.assign(layers, 0.0);
+  return false;
+}
+
+bool read_class_weights(const Json& v, Config& c, Problems& p) {
+  TrainConfig& t = c.train;
+  t.class_weights.clear();
+  if (v == "none") return t.class_weights_mode = ClassWeights::None, true;
+  if (v == "balanced") return t.class_weights_mode = ClassWeights::Balanced, true;
+  if (v.is_array() && !v.empty() &&
+      std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_number() && x.get<double>() >= 0; })) {
+    t.class_weights_mode = ClassWeights::List;
+    t.class_weights = v.get<std::vector<double>>();
+    return true;
+  }
+  p.fail("train.class_weights", "must be \"none\", \"balanced\" or a list of weights >= 0, got " + v.dump());
+  return false;
+}
+
+bool read_early_stopping_monitor(const Json& v, Config& c, Problems& p) {
+  c.train.early_stopping.monitor.reset();
+  if (v == "") return true;
+  const auto metric = v.is_string() ? parse_choice<Metric>(v.get<std::string>()) : std::nullopt;
+  if (!metric) {
+    p.fail("train.early_stopping.monitor",
+           "is " + v.dump() + "; use \"\" (train.monitor) or one of: " + choice_list<Metric>());
+    return false;
+  }
+  c.train.early_stopping.monitor = metric;
+  return true;
+}
+
+bool read_cache(const Json& v, Config& c, Problems& p) {
+  if (v != "none" && v != "memory") {
+    p.fail("data.cache", "is " + v.dump() + "; use one of: none, memory");
+    return false;
+  }
+  c.data.cache_memory = v == "memory";
+  return true;
+}
+
+bool read_device(const Json& v, Config& c, Problems& p) {
+  const std::string d = v.is_string() ? v.get<std::string>() : "";
+  if (d != "auto" && d != "cpu" && d.rfind("cuda", 0) != 0) {
+    p.fail("device", "is " + v.dump() + "; use auto, cpu, cuda or cuda:N");
+    return false;
+  }
+  c.device = d;
+  return true;
+}
+
+// The schema: every key once, in the order the configuration reference lists them.
+const std::vector<KeySpec>& schema() {
+  static const std::vector<KeySpec> specs = [] {
+    std::vector<KeySpec> s;
+    s.push_back(text("name", "", "experiment name (default: the config file name); default run directory `runs/<name>`",
+                     [](Config& c, std::string v) { c.name = v; }));
+    s.push_back({"device", "auto", "string",
+                 "`auto` (CUDA if LibTorch has it and a GPU is present), `cpu`, `cuda`, `cuda:N`", read_device});
+    s.push_back(integer("threads", 0, 0, 1024, "LibTorch intra-op threads (forward and backward); 0 = all cores",
+                        [](Config& c, int64_t v) { c.threads = int(v); }));
+    // data
+    s.push_back(text("data.root", "", "dataset folder", [](Config& c, std::string v) { c.data.root = v; }));
+    s.push_back(choice<Layout>("data.layout", Layout::Auto,
+                               "`auto`, `food11`, `caltech101`, `fruits360`, `folder` (docs/datasets.md)",
+                               [](Config& c, Layout v) { c.data.layout = v; }));
+    s.push_back(strings("data.class_names", {},
+                        "food11: names of labels 0..K-1 (else `classes.txt`, else Food-11's names for 11 classes)",
+                        [](Config& c, std::vector<std::string> v) { c.data.class_names = v; }));
+    s.push_back(strings("data.exclude", {"BACKGROUND_Google"}, "class folders to drop",
+                        [](Config& c, std::vector<std::string> v) { c.data.exclude = v; }));
+    s.push_back(numbers<3>(
+        "data.split", {0.7, 0.15, 0.15}, "train/val/test fractions when the tool splits (stratified, seeded)",
+        [](Config& c, std::array<double, 3> v, Problems& p) {
+          const double sum = v[0] + v[1] + v[2];
+          if (std::abs(sum - 1.0) > 1e-6 || v[0] <= 0 || v[1] < 0 || v[2] < 0) {
+            p.fail("data.split", "fractions must be >= 0 (train > 0) and sum to 1, got [" + number_text(v[0]) + ", " +
+                                     number_text(v[1]) + ", " + number_text(v[2]) + "] (sum " + number_text(sum) + ")");
+            return false;
+          }
+          return c.data.split = v, true;
+        }));
+    s.push_back(
+        integer("data.seed", 42, 0, kExact, "split seed", [](Config& c, int64_t v) { c.data.seed = uint64_t(v); }));
+    s.push_back(choice<ValFrom>("data.val_from", ValFrom::Train,
+                                "fruits360: carve validation from `Training/` (`train`) or use `Test/` (`test`)",
+                                [](Config& c, ValFrom v) { c.data.val_from = v; }));
+    s.push_back(number("data.val_fraction", 0.15, 0, 0.95, false,
+                       "fraction of train carved out as validation when there is no validation folder",
+                       [](Config& c, double v) { c.data.val_fraction = v; }));
+    s.push_back(choice<BadImagePolicy>("data.on_bad_image", BadImagePolicy::Skip,
+                                       "`skip` (warn, name the file, count) or `fail`",
+                                       [](Config& c, BadImagePolicy v) { c.data.on_bad_image = v; }));
+    s.push_back(
+        choice<ConflictPolicy>("data.on_conflict", ConflictPolicy::Fail,
+                               "a file or its exact copy under two classes: `fail` (name the first and the count) or "
+                               "`skip` (drop every copy, listed in split.json)",
+                               [](Config& c, ConflictPolicy v) { c.data.on_conflict = v; }));
+    s.push_back(
+        choice<DuplicatePolicy>("data.duplicates", DuplicatePolicy::Warn,
+                                "identical images in two fixed splits (leakage): `warn`, `drop` (keep the copy in "
+                                "the earlier split) or `fail`; tool-made splits keep copies together",
+                                [](Config& c, DuplicatePolicy v) { c.data.duplicates = v; }));
+    s.push_back(integer("data.max_pixels", 100000000, 1, kExact, "decoded size cap; bigger images are unusable files",
+                        [](Config& c, int64_t v) { c.data.max_pixels = v; }));
+    s.push_back(choice<ResizeMode>("data.resize", ResizeMode::Stretch,
+                                   "`stretch` to a square, or `shorter_center_crop` (torchvision Resize + CenterCrop)",
+                                   [](Config& c, ResizeMode v) { c.data.resize = v; }));
+    s.push_back(
+        {"data.normalize", "imagenet", "string or object",
+         "`imagenet` (torchvision mean/std on RGB in [0,1]), `caffe` (BGR, ImageNet mean subtracted, 0-255: Keras' "
+         "VGG16 `preprocess_input`), `unit` (RGB in [0,1]), or `{\"mean\": [..], \"std\": [..], \"scale\": 0.00392, "
+         "\"channel_order\": \"RGB\"}`",
+         read_normalize});
+    s.push_back(integer("data.workers", 0, 0, 256, "decoding threads; 0 = all cores",
+                        [](Config& c, int64_t v) { c.data.workers = int(v); }));
+    s.push_back({"data.cache", "none", "string",
+                 "`memory`: keep decoded, resized images so later epochs skip decoding (the log says how full it got)",
+                 read_cache});
+    s.push_back(integer("data.cache_bytes", int64_t(2) << 30, 0, kExact, "memory cache budget",
+                        [](Config& c, int64_t v) { c.data.cache_bytes = v; }));
+    s.push_back(boolean("data.drop_last", false, "drop the last partial training batch",
+                        [](Config& c, bool v) { c.data.drop_last = v; }));
+    // data.augment
+    s.push_back(number("data.augment.rotation_range", 0, 0, 180, false,
+                       "degrees, uniform in [-r, r] (training split only)",
+                       [](Config& c, double v) { c.data.augment.rotation_range = v; }));
+    s.push_back(number("data.augment.width_shift_range", 0, 0, 1, false, "fraction of width",
+                       [](Config& c, double v) { c.data.augment.width_shift_range = v; }));
+    s.push_back(number("data.augment.height_shift_range", 0, 0, 1, false, "fraction of height",
+                       [](Config& c, double v) { c.data.augment.height_shift_range = v; }));
+    s.push_back(number("data.augment.zoom_range", 0, 0, 0.99, false, "zoom uniform in [1-z, 1+z] per axis",
+                       [](Config& c, double v) { c.data.augment.zoom_range = v; }));
+    s.push_back(number("data.augment.shear_range", 0, 0, 89, false, "degrees",
+                       [](Config& c, double v) { c.data.augment.shear_range = v; }));
+    s.push_back(boolean("data.augment.horizontal_flip", false, "flip with p = 0.5",
+                        [](Config& c, bool v) { c.data.augment.horizontal_flip = v; }));
+    s.push_back(boolean("data.augment.vertical_flip", false, "flip with p = 0.5",
+                        [](Config& c, bool v) { c.data.augment.vertical_flip = v; }));
+    s.push_back(
+        {"data.augment.brightness_range", nullptr, "null or [lo, hi]", "multiplicative brightness", read_brightness});
+    s.push_back(choice<FillMode>("data.augment.fill_mode", FillMode::Nearest,
+                                 "`nearest`, `constant`, `reflect`, `wrap`",
+                                 [](Config& c, FillMode v) { c.data.augment.fill_mode = v; }));
+    s.push_back({"data.augment.random_resized_crop", nullptr, "null or object",
+                 "`{\"scale\": [0.08, 1], \"ratio\": [0.75, 1.333]}` (torchvision)", read_random_resized_crop});
+    s.push_back(number("data.augment.color_jitter", 0, 0, 1, false, "brightness/contrast/saturation jitter strength",
+                       [](Config& c, double v) { c.data.augment.color_jitter = v; }));
+    // model
+    s.push_back(text("model.backbone", "models/vgg16.pt",
+                     "TorchScript from `scripts/export_vgg16.py`, or a tl-train checkpoint",
+                     [](Config& c, std::string v) { c.model.backbone = v; }));
+    s.push_back(
+        {"model.freeze", "none", "string or int",
+         "`none`, `all`, N (first N conv layers) or a layer name (docs/backbones.md), frozen through it",
+         [](const Json& v, Config& c, Problems& p) { return read_freeze_spec(v, "model.freeze", c.model.freeze, p); }});
+    s.push_back(integer("model.input_size", 224, 32, 4096, "square input side, >= 32",
+                        [](Config& c, int64_t v) { c.model.input_size = v; }));
+    s.push_back(integer("model.num_classes", 0, 0, 1000000,
+                        "class count for `summary` without data; training uses the dataset's (and warns on a mismatch)",
+                        [](Config& c, int64_t v) { c.model.num_classes = v; }));
+    s.push_back(
+        choice<HeadPool>("model.head.pool", HeadPool::Avg,
+                         "`avg`, `max` (global pooling), `flatten`, or `vgg` (keep pretrained fc1 -> fc2 with dropout, "
+                         "replace the last layer)",
+                         [](Config& c, HeadPool v) { c.model.head.pool = v; }));
+    s.push_back({"model.head.hidden", Json::array(), "list of ints", "dense widths (ReLU) before the output layer",
+                 read_hidden});
+    s.push_back({"model.head.dropout", 0.0, "number or list",
+                 "dropout before each dense layer (one rate for all, or one per layer incl. the output)",
+                 read_dropout});
+    s.push_back({"model.unfreeze_at", Json::object(), "object",
+                 "`{\"epoch\": freeze-spec}`: thaw more layers from that epoch on (fastai's fine_tune)",
+                 read_unfreeze_at});
+    // optim
+    s.push_back(choice<OptimizerName>("optim.name", OptimizerName::Adam, "`adam`, `adamw`, `sgd`",
+                                      [](Config& c, OptimizerName v) { c.optim.name = v; }));
+    s.push_back(number("optim.lr", 0.001, 0, 10, true, "learning rate of the head (0 < lr <= 10)",
+                       [](Config& c, double v) { c.optim.lr = v; }));
+    s.push_back(
+        numbers<2>("optim.betas", {0.9, 0.999}, "Adam/AdamW", [](Config& c, std::array<double, 2> v, Problems& p) {
+          if (v[0] < 0 || v[0] >= 1 || v[1] < 0 || v[1] >= 1)
+            return p.fail("optim.betas", "values must be in [0, 1)"), false;
+          return c.optim.betas = v, true;
+        }));
+    s.push_back(number("optim.eps", 1e-8, 0, 1, true, "Adam/AdamW", [](Config& c, double v) { c.optim.eps = v; }));
+    s.push_back(number("optim.weight_decay", 0, 0, 1, false, "L2 (Adam, SGD) or decoupled (AdamW)",
+                       [](Config& c, double v) { c.optim.weight_decay = v; }));
+    s.push_back(boolean("optim.amsgrad", false, "Adam/AdamW", [](Config& c, bool v) { c.optim.amsgrad = v; }));
+    s.push_back(
+        number("optim.momentum", 0, 0, 0.999999, false, "SGD", [](Config& c, double v) { c.optim.momentum = v; }));
+    s.push_back(
+        boolean("optim.nesterov", false, "SGD (needs momentum > 0)", [](Config& c, bool v) { c.optim.nesterov = v; }));
+    s.push_back(number("optim.backbone_lr_mult", 1.0, 0, 100, false,
+                       "learning rate of unfrozen backbone layers = lr x this",
+                       [](Config& c, double v) { c.optim.backbone_lr_mult = v; }));
+    s.push_back(choice<ScheduleName>("optim.schedule.name", ScheduleName::Constant,
+                                     "`constant`, `step`, `cosine`, `plateau`",
+                                     [](Config& c, ScheduleName v) { c.optim.schedule.name = v; }));
+    s.push_back(integer("optim.schedule.step_size", 10, 1, kMaxEpochs,
+                        "step: multiply by gamma every step_size epochs (counted after the warm-up)",
+                        [](Config& c, int64_t v) { c.optim.schedule.step_size = int(v); }));
+    s.push_back(number("optim.schedule.gamma", 0.1, 0, 1, true, "step",
+                       [](Config& c, double v) { c.optim.schedule.gamma = v; }));
+    s.push_back(integer("optim.schedule.warmup_epochs", 0, 0, kMaxEpochs,
+                        "linear warm-up epochs (factor e/(w+1)), before any schedule",
+                        [](Config& c, int64_t v) { c.optim.schedule.warmup_epochs = int(v); }));
+    s.push_back(choice<Metric>("optim.schedule.monitor", Metric::ValLoss,
+                               "plateau: `val_loss`, `val_acc`, `loss`, `acc`",
+                               [](Config& c, Metric v) { c.optim.schedule.monitor = v; }));
+    s.push_back(number("optim.schedule.factor", 0.1, 0, 1, true, "plateau: multiply the lr by this",
+                       [](Config& c, double v) { c.optim.schedule.factor = v; }));
+    s.push_back(
+        integer("optim.schedule.patience", 5, 0, kMaxEpochs,
+                "plateau: epochs without improvement tolerated; the next one reduces (PyTorch ReduceLROnPlateau)",
+                [](Config& c, int64_t v) { c.optim.schedule.patience = int(v); }));
+    s.push_back(number("optim.schedule.min_lr", 0, 0, 10, false,
+                       "plateau: lower bound of the head's lr; each group's bound scales with its base rate",
+                       [](Config& c, double v) { c.optim.schedule.min_lr = v; }));
+    // train
+    s.push_back(integer("train.epochs", 10, 1, kMaxEpochs, "", [](Config& c, int64_t v) { c.train.epochs = int(v); }));
+    s.push_back(integer("train.batch_size", 32, 1, 1 << 20,
+                        "per process (data-parallel runs multiply it by the world size)",
+                        [](Config& c, int64_t v) { c.train.batch_size = int(v); }));
+    s.push_back(integer("train.seed", 42, 0, kExact, "head initialisation, shuffling, augmentation, dropout",
+                        [](Config& c, int64_t v) { c.train.seed = uint64_t(v); }));
+    s.push_back(number("train.label_smoothing", 0, 0, 0.999, false,
+                       "cross-entropy label smoothing (training and validation loss)",
+                       [](Config& c, double v) { c.train.label_smoothing = v; }));
+    s.push_back(
+        {"train.class_weights", "none", "string or list",
+         "`none`, `balanced` (n / (K x count), from the training split) or one weight per class (training loss only)",
+         read_class_weights});
+    s.push_back(number("train.clip_grad_norm", 0, 0, 1e12, false, "clip the global gradient norm (0 = off)",
+                       [](Config& c, double v) { c.train.clip_grad_norm = v; }));
+    s.push_back(integer("train.accumulate", 1, 1, 1 << 16, "gradient accumulation steps (weighted by samples)",
+                        [](Config& c, int64_t v) { c.train.accumulate = int(v); }));
+    s.push_back(text("train.out", "", "run directory (default `runs/<name>`)",
+                     [](Config& c, std::string v) { c.train.out = v; }));
+    s.push_back(
+        choice<Metric>("train.monitor", Metric::ValLoss,
+                       "what picks `best.pt`: `val_loss`, `val_acc`, `loss`, `acc` (val_* fall back to the training "
+                       "metric without a validation split)",
+                       [](Config& c, Metric v) { c.train.monitor = v; }));
+    s.push_back(choice<MonitorMode>("train.mode", MonitorMode::Auto, "`min`, `max`, or auto (max for accuracies)",
+                                    [](Config& c, MonitorMode v) { c.train.mode = v; }));
+    s.push_back(boolean("train.early_stopping.enabled", false, "Keras EarlyStopping",
+                        [](Config& c, bool v) { c.train.early_stopping.enabled = v; }));
+    s.push_back(
+        {"train.early_stopping.monitor", "", "string", "default: `train.monitor`", read_early_stopping_monitor});
+    s.push_back(integer("train.early_stopping.patience", 5, 0, kMaxEpochs,
+                        "stop after this many epochs without improvement (Keras: `wait >= patience`)",
+                        [](Config& c, int64_t v) { c.train.early_stopping.patience = int(v); }));
+    s.push_back(number("train.early_stopping.min_delta", 0, 0, 1e12, false,
+                       "smallest change that counts as improvement",
+                       [](Config& c, double v) { c.train.early_stopping.min_delta = v; }));
+    s.push_back(boolean("train.early_stopping.restore_best", true,
+                        "when early stopping ends the run, its final model (and test evaluation) is the early-stopping "
+                        "monitor's best epoch, as Keras' `restore_best_weights`; otherwise the last epoch",
+                        [](Config& c, bool v) { c.train.early_stopping.restore_best = v; }));
+    s.push_back(choice<FeatureCacheMode>(
+        "train.feature_cache", FeatureCacheMode::Auto,
+        "`auto`: cache the frozen prefix's outputs when nothing random happens before it; `off`",
+        [](Config& c, FeatureCacheMode v) { c.train.feature_cache = v; }));
+    s.push_back(integer("train.feature_cache_bytes", int64_t(4) << 30, 0, kExact,
+                        "cache budget; over it the cache is off (logged)",
+                        [](Config& c, int64_t v) { c.train.feature_cache_bytes = v; }));
+    s.push_back(
+        choice<Amp>("train.amp", Amp::Off, "CUDA only: `fp16`, `bf16`", [](Config& c, Amp v) { c.train.amp = v; }));
+    s.push_back(
+        boolean("train.channels_last", false, "CUDA only", [](Config& c, bool v) { c.train.channels_last = v; }));
+    s.push_back(boolean("train.eval_test", true, "score the final model on the test split at the end",
+                        [](Config& c, bool v) { c.train.eval_test = v; }));
+    return s;
+  }();
+  return specs;
+}
+
+const KeySpec* find_spec(const std::string& key) {
+  for (const auto& spec : schema())
+    if (spec.key == key) return &spec;
+  return nullptr;
+}
+
+Json& node_at(Json& root, const std::string& dotted) {
+  Json* node = &root;
+  std::stringstream ss(dotted);
+  for (std::string part; std::getline(ss, part, '.');) node = &(*node)[part];
+  return *node;
 }
 
 size_t edit_distance(const std::string& a, const std::string& b) {
@@ -138,7 +623,7 @@ size_t edit_distance(const std::string& a, const std::string& b) {
     size_t diag = row[0];
     row[0] = i;
     for (size_t j = 1; j <= b.size(); ++j) {
-      size_t up = row[j];
+      const size_t up = row[j];
       row[j] = std::min({row[j] + 1, row[j - 1] + 1, diag + (a[i - 1] == b[j - 1] ? 0 : 1)});
       diag = up;
     }
@@ -146,463 +631,260 @@ size_t edit_distance(const std::string& a, const std::string& b) {
   return row[b.size()];
 }
 
-std::string suggestion(const std::string& key, const Json& schema_object, const std::string& prefix) {
+std::string suggestion(const std::string& key, const Json& group, const std::string& prefix) {
   std::string best;
   size_t best_distance = std::max<size_t>(3, key.size() / 3) + 1;
-  for (const auto& item : schema_object.items()) {
-    size_t d = edit_distance(key, item.key());
+  for (const auto& item : group.items()) {
+    const size_t d = edit_distance(key, item.key());
     if (d < best_distance) best_distance = d, best = item.key();
   }
   return best.empty() ? "" : " (did you mean '" + prefix + best + "'?)";
 }
 
-// Collects problems so that a config with several mistakes is reported in one go.
-class Checker {
- public:
-  explicit Checker(std::string source) : source_(std::move(source)) {}
-  void fail(const std::string& key, const std::string& message) {
-    problems_.push_back(source_ + ": " + (key.empty() ? "" : "'" + key + "' ") + message);
-  }
-  void throw_if_failed() const {
-    if (problems_.empty()) return;
-    std::string all;
-    for (const auto& p : problems_) all += (all.empty() ? "" : "\n") + p;
-    throw ConfigError(all);
-  }
-  const std::string& source() const { return source_; }
-
- private:
-  std::string source_;
-  std::vector<std::string> problems_;
-};
-
-void merge_checked(Json& target, const Json& user, const Json& schema, const std::string& prefix, Checker& check) {
+// Copies `user` over the defaults: groups recurse, a key of the schema takes the value as given
+// (its reader checks it), anything else is unknown (dropped silently when lenient).
+void merge(Json& target, const Json& user, const Json& group, const std::string& prefix, Problems& p) {
   for (const auto& item : user.items()) {
     const std::string key = prefix + item.key();
-    if (!schema.contains(item.key())) {
-      check.fail(key, "is not a known key" + suggestion(item.key(), schema, prefix) +
-                          "; see the configuration reference in README.md");
+    if (!group.contains(item.key())) {
+      if (!p.lenient())
+        p.fail(key, "is not a known key" + suggestion(item.key(), group, prefix) + "; see docs/configuration.md");
       continue;
     }
-    const Json& def = schema.at(item.key());
-    const Json& value = item.value();
-    if (flexible_types().count(key)) {
-      target[item.key()] = value;
-    } else if (def.is_object() && value.is_object()) {
-      merge_checked(target[item.key()], value, def, key + ".", check);
-    } else if (!same_kind(def, value)) {
-      std::string expected = def.is_number_integer() ? "an integer" : type_name(def);
-      check.fail(key, "must be " + expected + ", got " + type_name(value) + " " + value.dump());
-    } else {
-      target[item.key()] = value;
-    }
+    if (find_spec(key))
+      target[item.key()] = item.value();
+    else if (item.value().is_object())
+      merge(target[item.key()], item.value(), group.at(item.key()), key + ".", p);
+    else
+      p.wrong_type(key, "an object", item.value());
   }
 }
 
-// Typed reads with range checks. Each records a problem instead of throwing.
-struct Reader {
-  const Json& root;
-  Checker& check;
+void cross_checks(Config& c, Problems& p) {
+  if (c.optim.nesterov && c.optim.momentum <= 0) p.fail("optim.nesterov", "needs optim.momentum > 0");
+  if (c.model.head.pool == HeadPool::Vgg && !c.model.head.hidden.empty())
+    p.fail("model.head.hidden", "must be empty with pool \"vgg\" (the pretrained fc1 and fc2 are the hidden layers)");
+  if (c.model.backbone.empty()) p.fail("model.backbone", "is empty; export one with scripts/export_vgg16.py");
+}
 
-  const Json& at(const std::string& dotted) const {
-    const Json* node = &root;
-    std::stringstream ss(dotted);
-    std::string part;
-    while (std::getline(ss, part, '.')) node = &node->at(part);
-    return *node;
+Config parse(const Json& user, const std::string& source, const Origins& origins, bool lenient) {
+  Problems problems(source, origins, lenient);
+  if (!user.is_object()) {
+    problems.fail("", "must hold a JSON object at the top level");
+    problems.throw_if_any();
+    return parse(Json::object(), source, origins, lenient);
   }
-  std::string str(const std::string& key, std::initializer_list<const char*> allowed = {}) const {
-    std::string v = at(key).get<std::string>();
-    if (allowed.size() && std::none_of(allowed.begin(), allowed.end(), [&](const char* a) { return v == a; })) {
-      std::string list;
-      for (const char* a : allowed) list += (list.empty() ? "" : ", ") + std::string(a);
-      check.fail(key, "is \"" + v + "\"; use one of: " + list);
+  Json merged = default_config_json();
+  merge(merged, user, default_config_json(), "", problems);
+  Config c;
+  for (const auto& spec : schema()) {
+    Json& value = node_at(merged, spec.key);
+    if (!spec.read(value, c, problems) && lenient) {
+      value = spec.default_value;
+      spec.read(value, c, problems);
     }
-    return v;
   }
-  double num(const std::string& key, double lo, double hi, bool lo_open = false) const {
-    double v = at(key).get<double>();
-    if (v < lo || v > hi || (lo_open && v == lo)) {
-      std::ostringstream m;
-      m << "is " << v << "; it must be " << (lo_open ? "> " : ">= ") << lo;
-      if (hi < 1e300) m << " and <= " << hi;
-      check.fail(key, m.str());
-    }
-    return v;
+  if (!problems.any()) cross_checks(c, problems);
+  problems.throw_if_any();
+  c.resolved = merged;
+  return c;
+}
+
+// ---- reading the file ----
+
+// An iterator over the config text that counts the characters the JSON parser has read, so that
+// its callback knows where in the file a key ends.
+class CountingIterator {
+ public:
+  using iterator_category = std::input_iterator_tag;
+  using value_type = char;
+  using difference_type = std::ptrdiff_t;
+  using pointer = const char*;
+  using reference = const char&;
+  CountingIterator(const char* p, size_t* consumed) : p_(p), consumed_(consumed) {}
+  reference operator*() const { return *p_; }
+  CountingIterator& operator++() {
+    ++p_;
+    ++*consumed_;
+    return *this;
   }
-  // The range is checked on the value as written (a double), before any narrowing: 1e300 is
-  // reported as 1e+300, not as an overflowed cast. Without `hi`, up to 2^53 (exact in a double).
-  static constexpr int64_t kExact = int64_t(1) << 53;
-  int64_t integer(const std::string& key, int64_t lo, int64_t hi = kExact) const {
-    const double v = at(key).get<double>();
-    if (!(v >= double(lo) && v <= double(hi))) {
-      std::string m = "is " + at(key).dump() + "; it must be >= " + std::to_string(lo);
-      if (hi != kExact) m += " and <= " + std::to_string(hi);
-      check.fail(key, m);
-      return lo;
-    }
-    return static_cast<int64_t>(v);
-  }
-  bool boolean(const std::string& key) const { return at(key).get<bool>(); }
-  template <size_t N>
-  std::array<double, N> numbers(const std::string& key) const {
-    std::array<double, N> out{};
-    const Json& v = at(key);
-    if (!v.is_array() || v.size() != N || !std::all_of(v.begin(), v.end(), [](const Json& x) { return x.is_number(); })) {
-      check.fail(key, "must be a list of " + std::to_string(N) + " numbers, got " + v.dump());
-      return out;
-    }
-    for (size_t i = 0; i < N; ++i) out[i] = v[i].get<double>();
-    return out;
-  }
-  std::vector<std::string> strings(const std::string& key) const {
-    std::vector<std::string> out;
-    for (const Json& x : at(key)) {
-      if (!x.is_string()) check.fail(key, "must be a list of strings, got " + at(key).dump());
-      else out.push_back(x.get<std::string>());
-    }
-    return out;
-  }
+  bool operator==(const CountingIterator& o) const { return p_ == o.p_; }
+  bool operator!=(const CountingIterator& o) const { return p_ != o.p_; }
+
+ private:
+  const char* p_;
+  size_t* consumed_;
 };
 
-void parse_normalization(const Json& v, DataConfig& data, Checker& check) {
-  const std::string key = "data.normalize";
-  if (v.is_string()) {
-    data.normalize_name = v.get<std::string>();
-    if (data.normalize_name != "imagenet" && data.normalize_name != "caffe" && data.normalize_name != "unit")
-      check.fail(key, "is \"" + data.normalize_name + "\"; use imagenet, caffe, unit or {\"mean\": [...], \"std\": [...]}");
+std::string line_column(const std::string& text, size_t offset) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n')
+      ++line, column = 1;
     else
-      data.normalize = normalization_preset(data.normalize_name);
-    return;
+      ++column;
   }
-  if (!v.is_object() || !v.contains("mean") || !v.contains("std")) {
-    check.fail(key, "must be a preset name or an object with \"mean\" and \"std\" lists, got " + v.dump());
-    return;
-  }
-  data.normalize_name = "custom";
-  Normalization n;
-  for (const auto& item : v.items())
-    if (item.key() != "mean" && item.key() != "std" && item.key() != "scale" && item.key() != "channel_order")
-      check.fail(key + "." + item.key(), "is not a known key; use mean, std, scale, channel_order");
-  auto triple = [&](const char* name, std::array<double, 3>& out) {
-    const Json& t = v.at(name);
-    if (!t.is_array() || t.size() != 3 || !std::all_of(t.begin(), t.end(), [](const Json& x) { return x.is_number(); }))
-      return check.fail(key + "." + name, "must be a list of 3 numbers");
-    for (int i = 0; i < 3; ++i) out[i] = t[i].get<double>();
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+// Parses the config file; a syntax error or a key given twice in one object (nlohmann would keep
+// the last silently) is a ConfigError with file:line:column.
+Json parse_config_text(const std::string& path, const std::string& text) {
+  size_t consumed = 0;
+  std::vector<std::set<std::string>> open_objects;
+  std::string duplicate;
+  size_t duplicate_end = 0;
+  auto on_event = [&](int, Json::parse_event_t event, Json& parsed) {
+    if (event == Json::parse_event_t::object_start) open_objects.emplace_back();
+    if (event == Json::parse_event_t::object_end && !open_objects.empty()) open_objects.pop_back();
+    if (event == Json::parse_event_t::key && !open_objects.empty() && duplicate.empty() &&
+        !open_objects.back().insert(parsed.get<std::string>()).second) {
+      duplicate = parsed.get<std::string>();
+      duplicate_end = consumed;  // just after the key's closing quote
+    }
+    return true;
   };
-  triple("mean", n.mean);
-  triple("std", n.std);
-  if (std::any_of(n.std.begin(), n.std.end(), [](double s) { return s <= 0; }))
-    check.fail(key + ".std", "values must be > 0");
-  if (v.contains("scale")) {
-    if (!v["scale"].is_number() || v["scale"].get<double>() <= 0) check.fail(key + ".scale", "must be a number > 0");
-    else n.scale = v["scale"].get<double>();
+  Json user;
+  try {
+    const char* begin = text.data();
+    user = Json::parse(CountingIterator(begin, &consumed), CountingIterator(begin + text.size(), &consumed), on_event,
+                       /*allow_exceptions=*/true, /*ignore_comments=*/true);
+  } catch (const Json::parse_error& e) {
+    const std::string what = e.what();
+    const auto pos = what.find("syntax error");
+    throw ConfigError(path + ":" + line_column(text, e.byte > 0 ? e.byte - 1 : 0) + ": invalid JSON (" +
+                      (pos == std::string::npos ? what : what.substr(pos)) + ")");
+  } catch (const Json::out_of_range& e) {  // a number beyond a double; nlohmann gives no position
+    const std::string what = e.what();
+    throw ConfigError(path + ": invalid JSON (" + what.substr(what.find("] ") + 2) + "); numbers must fit in a double");
   }
-  if (v.contains("channel_order")) {
-    const Json& c = v["channel_order"];
-    if (!c.is_string() || (c != "RGB" && c != "BGR")) check.fail(key + ".channel_order", "must be \"RGB\" or \"BGR\"");
-    else n.channel_order = c.get<std::string>();
+  if (!duplicate.empty()) {
+    const size_t start = text.rfind('"' + duplicate + '"', duplicate_end);
+    throw ConfigError(path + ":" + line_column(text, start == std::string::npos ? duplicate_end : start) + ": key '" +
+                      duplicate + "' appears twice in the same object; keep one");
   }
-  data.normalize = n;
+  return user;
 }
 
-void parse_augment(const Reader& r, AugmentConfig& a, Checker& check) {
-  const std::string p = "data.augment.";
-  a.rotation_range = r.num(p + "rotation_range", 0, 180);
-  a.width_shift_range = r.num(p + "width_shift_range", 0, 1);
-  a.height_shift_range = r.num(p + "height_shift_range", 0, 1);
-  a.zoom_range = r.num(p + "zoom_range", 0, 0.99);
-  a.shear_range = r.num(p + "shear_range", 0, 89);
-  a.horizontal_flip = r.boolean(p + "horizontal_flip");
-  a.vertical_flip = r.boolean(p + "vertical_flip");
-  a.fill_mode = r.str(p + "fill_mode", {"nearest", "constant", "reflect", "wrap"});
-  a.color_jitter = r.num(p + "color_jitter", 0, 1);
-  const Json& br = r.at(p + "brightness_range");
-  if (!br.is_null()) {
-    a.brightness_range = r.numbers<2>(p + "brightness_range");
-    if (a.brightness_range[0] <= 0 || a.brightness_range[0] > a.brightness_range[1])
-      check.fail(p + "brightness_range", "must be [low, high] with 0 < low <= high");
+// Sets `value` at `path` of `node`, merging objects into objects below the schema's keys.
+void merge_value(Json& node, const std::string& path, const Json& value) {
+  if (value.is_object() && node.is_object() && !find_spec(path)) {
+    for (const auto& item : value.items()) merge_value(node[item.key()], path + "." + item.key(), item.value());
+    return;
   }
-  const Json& rrc = r.at(p + "random_resized_crop");
-  if (!rrc.is_null()) {
-    if (!rrc.is_object()) {
-      check.fail(p + "random_resized_crop", "must be null or {\"scale\": [lo, hi], \"ratio\": [lo, hi]}");
-      return;
-    }
-    a.crop_scale = {0.08, 1.0};
-    for (const auto& item : rrc.items()) {
-      const Json& t = item.value();
-      bool pair = t.is_array() && t.size() == 2 && t[0].is_number() && t[1].is_number() && t[0].get<double>() > 0 &&
-                  t[0].get<double>() <= t[1].get<double>();
-      if (item.key() != "scale" && item.key() != "ratio")
-        check.fail(p + "random_resized_crop." + item.key(), "is not a known key; use scale or ratio");
-      else if (!pair)
-        check.fail(p + "random_resized_crop." + item.key(), "must be [low, high] with 0 < low <= high");
-      else
-        (item.key() == "scale" ? a.crop_scale : a.crop_ratio) = {t[0].get<double>(), t[1].get<double>()};
-    }
-    if (a.crop_scale[1] > 1) check.fail(p + "random_resized_crop.scale", "must be within (0, 1]");
-  }
+  node = value;
 }
 
-bool is_integer_text(const std::string& s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+void record_origins(Origins& origins, const std::string& key, const Json& value, const std::string& origin) {
+  origins[key] = origin;
+  if (value.is_object() && !find_spec(key))
+    for (const auto& item : value.items()) record_origins(origins, key + "." + item.key(), item.value(), origin);
 }
 
-std::string parse_freeze_spec(const Json& v, const std::string& key, Checker& check) {
-  if (v.is_number_integer()) {
-    if (v.get<int64_t>() < 0) check.fail(key, "must be >= 0");
-    return std::to_string(v.get<int64_t>());
-  }
-  if (!v.is_string() || v.get<std::string>().empty()) {
-    check.fail(key, "must be \"none\", \"all\", a number of conv layers or a layer name like \"block3_conv3\"");
-    return "none";
-  }
-  return v.get<std::string>();  // names are checked against the backbone when it is loaded
-}
-
-void parse_model(const Reader& r, ModelConfig& m, Checker& check) {
-  m.backbone = r.str("model.backbone");
-  if (m.backbone.empty()) check.fail("model.backbone", "is empty; export one with scripts/export_vgg16.py");
-  m.freeze = parse_freeze_spec(r.at("model.freeze"), "model.freeze", check);
-  m.input_size = r.integer("model.input_size", 32, 4096);
-  m.num_classes = r.integer("model.num_classes", 0, 1000000);
-  m.head.pool = r.str("model.head.pool", {"avg", "max", "flatten", "vgg"});
-  const Json& hidden = r.at("model.head.hidden");
-  for (const Json& h : hidden) {
-    if (!h.is_number_integer() || h.get<double>() < 1 || h.get<double>() > 65536)
-      check.fail("model.head.hidden", "must be a list of layer widths from 1 to 65536, got " + hidden.dump());
-    else m.head.hidden.push_back(h.get<int64_t>());
-  }
-  if (m.head.pool == "vgg" && !m.head.hidden.empty())
-    check.fail("model.head.hidden", "must be empty with pool \"vgg\" (the pretrained fc1 and fc2 are the hidden layers)");
-  const size_t dense_layers = m.head.hidden.size() + 1;
-  const Json& dropout = r.at("model.head.dropout");
-  auto rate_ok = [](const Json& x) { return x.is_number() && x.get<double>() >= 0 && x.get<double>() < 1; };
-  if (rate_ok(dropout)) {
-    m.head.dropout.assign(dense_layers, dropout.get<double>());
-  } else if (dropout.is_array() && dropout.size() == dense_layers && std::all_of(dropout.begin(), dropout.end(), rate_ok)) {
-    for (const Json& x : dropout) m.head.dropout.push_back(x.get<double>());
-  } else {
-    check.fail("model.head.dropout", "must be a rate in [0, 1) or a list of " + std::to_string(dense_layers) +
-                                         " rates (one per dense layer), got " + dropout.dump());
-    m.head.dropout.assign(dense_layers, 0.0);
-  }
-  const Json& unfreeze = r.at("model.unfreeze_at");
-  if (!unfreeze.is_object()) {
-    check.fail("model.unfreeze_at", "must be an object {\"epoch\": freeze-spec}, got " + unfreeze.dump());
-  } else {
-    for (const auto& item : unfreeze.items()) {
-      if (!is_integer_text(item.key()) || item.key().size() > 7 || std::stoi(item.key()) < 1 || std::stoi(item.key()) > kMaxEpochs)
-        check.fail("model.unfreeze_at." + item.key(), "key must be an epoch number from 1 to " + std::to_string(kMaxEpochs));
-      else
-        m.unfreeze_at[std::stoi(item.key())] = parse_freeze_spec(item.value(), "model.unfreeze_at." + item.key(), check);
-    }
-  }
-}
-
-void parse_optim(const Reader& r, OptimConfig& o) {
-  o.name = r.str("optim.name", {"adam", "adamw", "sgd"});
-  o.lr = r.num("optim.lr", 0, 10, true);
-  o.betas = r.numbers<2>("optim.betas");
-  for (double b : o.betas)
-    if (b < 0 || b >= 1) r.check.fail("optim.betas", "values must be in [0, 1)");
-  o.eps = r.num("optim.eps", 0, 1, true);
-  o.weight_decay = r.num("optim.weight_decay", 0, 1);
-  o.amsgrad = r.boolean("optim.amsgrad");
-  o.momentum = r.num("optim.momentum", 0, 0.999999);
-  o.nesterov = r.boolean("optim.nesterov");
-  if (o.nesterov && o.momentum <= 0) r.check.fail("optim.nesterov", "needs optim.momentum > 0");
-  o.backbone_lr_mult = r.num("optim.backbone_lr_mult", 0, 100);
-  auto& s = o.schedule;
-  s.name = r.str("optim.schedule.name", {"constant", "step", "cosine", "plateau"});
-  s.step_size = static_cast<int>(r.integer("optim.schedule.step_size", 1, kMaxEpochs));
-  s.gamma = r.num("optim.schedule.gamma", 0, 1, true);
-  s.warmup_epochs = static_cast<int>(r.integer("optim.schedule.warmup_epochs", 0, kMaxEpochs));
-  s.monitor = r.str("optim.schedule.monitor", {"val_loss", "val_acc", "loss", "acc"});
-  s.factor = r.num("optim.schedule.factor", 0, 1, true);
-  s.patience = static_cast<int>(r.integer("optim.schedule.patience", 0, kMaxEpochs));
-  s.min_lr = r.num("optim.schedule.min_lr", 0, 10);
-}
-
-void parse_train(const Reader& r, TrainConfig& t) {
-  t.epochs = static_cast<int>(r.integer("train.epochs", 1, kMaxEpochs));
-  t.batch_size = static_cast<int>(r.integer("train.batch_size", 1, 1 << 20));
-  t.seed = static_cast<uint64_t>(r.integer("train.seed", 0));
-  t.label_smoothing = r.num("train.label_smoothing", 0, 0.999);
-  const Json& cw = r.at("train.class_weights");
-  if (cw.is_string() && (cw == "none" || cw == "balanced")) {
-    t.class_weights_mode = cw.get<std::string>();
-  } else if (cw.is_array() && !cw.empty() &&
-             std::all_of(cw.begin(), cw.end(), [](const Json& x) { return x.is_number() && x.get<double>() >= 0; })) {
-    t.class_weights_mode = "list";
-    for (const Json& x : cw) t.class_weights.push_back(x.get<double>());
-  } else {
-    r.check.fail("train.class_weights", "must be \"none\", \"balanced\" or a list of weights >= 0, got " + cw.dump());
-  }
-  t.clip_grad_norm = r.num("train.clip_grad_norm", 0, 1e12);
-  t.accumulate = static_cast<int>(r.integer("train.accumulate", 1, 1 << 16));
-  t.out = r.str("train.out");
-  t.monitor = r.str("train.monitor", {"val_loss", "val_acc", "loss", "acc"});
-  t.mode = r.str("train.mode", {"auto", "min", "max"});
-  auto& es = t.early_stopping;
-  es.enabled = r.boolean("train.early_stopping.enabled");
-  es.monitor = r.str("train.early_stopping.monitor", {"", "val_loss", "val_acc", "loss", "acc"});
-  es.patience = static_cast<int>(r.integer("train.early_stopping.patience", 0, kMaxEpochs));
-  es.min_delta = r.num("train.early_stopping.min_delta", 0, 1e12);
-  es.restore_best = r.boolean("train.early_stopping.restore_best");
-  t.feature_cache = r.str("train.feature_cache", {"auto", "off"});
-  t.feature_cache_bytes = r.integer("train.feature_cache_bytes", 0);
-  t.amp = r.str("train.amp", {"off", "fp16", "bf16"});
-  t.channels_last = r.boolean("train.channels_last");
-  t.eval_test = r.boolean("train.eval_test");
-}
-
-void parse_data(const Reader& r, DataConfig& d, Checker& check) {
-  d.root = r.str("data.root");
-  d.layout = r.str("data.layout", {"auto", "food11", "caltech101", "fruits360", "folder"});
-  d.class_names = r.strings("data.class_names");
-  d.exclude = r.strings("data.exclude");
-  d.split = r.numbers<3>("data.split");
-  double sum = d.split[0] + d.split[1] + d.split[2];
-  if (std::abs(sum - 1.0) > 1e-6 || d.split[0] <= 0 || d.split[1] < 0 || d.split[2] < 0) {
-    std::ostringstream m;
-    m << "fractions must be >= 0 (train > 0) and sum to 1, got " << r.at("data.split").dump() << " (sum " << sum << ")";
-    check.fail("data.split", m.str());
-  }
-  d.seed = static_cast<uint64_t>(r.integer("data.seed", 0));
-  d.val_from = r.str("data.val_from", {"train", "test"});
-  d.val_fraction = r.num("data.val_fraction", 0, 0.95);
-  d.on_bad_image = r.str("data.on_bad_image", {"skip", "fail"});
-  d.max_pixels = r.integer("data.max_pixels", 1);
-  d.resize = r.str("data.resize", {"stretch", "shorter_center_crop"});
-  parse_normalization(r.at("data.normalize"), d, check);
-  d.workers = static_cast<int>(r.integer("data.workers", 0, 256));
-  d.cache = r.str("data.cache", {"none", "memory"});
-  d.cache_bytes = r.integer("data.cache_bytes", 0);
-  d.drop_last = r.boolean("data.drop_last");
-  parse_augment(r, d.augment, check);
-}
-
-}  // namespace
-
-bool AugmentConfig::enabled() const {
-  return rotation_range > 0 || width_shift_range > 0 || height_shift_range > 0 || zoom_range > 0 ||
-         shear_range > 0 || horizontal_flip || vertical_flip || brightness_range[0] != 1.0 ||
-         brightness_range[1] != 1.0 || crop_scale[0] != 1.0 || crop_scale[1] != 1.0 || color_jitter > 0;
-}
-
-const Json& default_config_json() {
-  static const Json defaults = Json::parse(kDefaults);
-  return defaults;
-}
-
-Normalization normalization_preset(const std::string& name) {
-  Normalization n;  // imagenet: torchvision's RGB mean/std on [0, 1]
-  if (name == "caffe") {
-    n.channel_order = "BGR";
-    n.scale = 1.0;
-    n.mean = {103.939, 116.779, 123.68};
-    n.std = {1.0, 1.0, 1.0};
-  } else if (name == "unit") {
-    n.mean = {0, 0, 0};
-    n.std = {1, 1, 1};
-  } else if (name != "imagenet") {
-    throw ConfigError("unknown normalisation preset '" + name + "'; use imagenet, caffe or unit");
-  }
-  return n;
-}
-
-void apply_override(Json& config, const std::string& assignment) {
+void apply_override(Json& config, const std::string& assignment, Origins* origins) {
   const auto eq = assignment.find('=');
   if (eq == std::string::npos || eq == 0)
     throw ConfigError("--set '" + assignment + "': expected key=value, e.g. --set train.epochs=3");
-  try {
-    (void)Json(assignment).dump();  // a JSON config holds UTF-8 text only (dump() rejects anything else)
-  } catch (const Json::type_error&) {
-    throw ConfigError("--set: '" + assignment.substr(0, eq) + "=...' is not UTF-8 text; pass it as UTF-8");
-  }
+  if (!is_valid_utf8(assignment))  // a JSON config holds UTF-8 text only
+    throw ConfigError("--set: '" + printable(assignment.substr(0, eq)) + "=...' is not UTF-8 text; pass it as UTF-8");
   const std::string key = assignment.substr(0, eq);
   const std::string text = assignment.substr(eq + 1);
   Json value;
   try {
     value = Json::parse(text);
   } catch (const Json::exception&) {  // a syntax error, or a number beyond a double (1e400)
-    value = text;  // not JSON: take it as a plain string (paths, names)
+    value = text;                     // not JSON: take it as a plain string (paths, names)
   }
   Json* node = &config;
   std::stringstream ss(key);
-  std::string part;
-  std::vector<std::string> parts;
-  while (std::getline(ss, part, '.')) parts.push_back(part);
-  for (size_t i = 0; i < parts.size(); ++i) {
-    if (parts[i].empty()) throw ConfigError("--set '" + assignment + "': empty part in key '" + key + "'");
+  std::string path;
+  for (std::string part; std::getline(ss, part, '.');) {
+    if (part.empty()) throw ConfigError("--set '" + assignment + "': empty part in key '" + key + "'");
     if (!node->is_object()) *node = Json::object();
-    if (i + 1 == parts.size()) (*node)[parts[i]] = value;
-    else node = &(*node)[parts[i]];
+    node = &(*node)[part];
+    path += (path.empty() ? "" : ".") + part;
   }
+  if (key.back() == '.') throw ConfigError("--set '" + assignment + "': empty part in key '" + key + "'");
+  merge_value(*node, key, value);
+  if (origins) record_origins(*origins, key, value, "--set " + assignment);
 }
 
-Config parse_config(const Json& user, const std::string& source) {
-  Checker check(source);
-  if (!user.is_object()) {
-    check.fail("", "must hold a JSON object at the top level");
-    check.throw_if_failed();
-  }
-  Json merged = default_config_json();
-  merge_checked(merged, user, default_config_json(), "", check);
-  check.throw_if_failed();  // typed reads below rely on the types being right
+}  // namespace
 
-  Config c;
-  Reader r{merged, check};
-  c.name = r.str("name");
-  c.device = r.str("device");
-  if (c.device != "auto" && c.device != "cpu" && c.device.rfind("cuda", 0) != 0)
-    check.fail("device", "is \"" + c.device + "\"; use auto, cpu, cuda or cuda:N");
-  c.threads = static_cast<int>(r.integer("threads", 0, 1024));
-  parse_data(r, c.data, check);
-  parse_model(r, c.model, check);
-  parse_optim(r, c.optim);
-  parse_train(r, c.train);
-  check.throw_if_failed();
-  c.resolved = merged;
-  return c;
+bool AugmentConfig::enabled() const {
+  return rotation_range > 0 || width_shift_range > 0 || height_shift_range > 0 || zoom_range > 0 || shear_range > 0 ||
+         horizontal_flip || vertical_flip || brightness_range[0] != 1.0 || brightness_range[1] != 1.0 ||
+         crop_enabled() || color_jitter > 0;
+}
+
+const Json& default_config_json() {
+  static const Json defaults = [] {
+    Json d = Json::object();
+    for (const auto& spec : schema()) node_at(d, spec.key) = spec.default_value;
+    return d;
+  }();
+  return defaults;
+}
+
+Config default_config() { return parse_config(Json::object(), "defaults"); }
+
+Normalization normalization_preset(NormalizePreset preset) {
+  Normalization n;  // imagenet: torchvision's RGB mean/std on [0, 1]
+  switch (preset) {
+    case NormalizePreset::ImageNet:
+      break;
+    case NormalizePreset::Caffe:
+      n.channel_order = "BGR";
+      n.scale = 1.0;
+      n.mean = {103.939, 116.779, 123.68};
+      n.std = {1.0, 1.0, 1.0};
+      break;
+    case NormalizePreset::Unit:
+      n.mean = {0, 0, 0};
+      n.std = {1, 1, 1};
+      break;
+    case NormalizePreset::Custom:
+      throw std::invalid_argument("a custom normalisation has no preset numbers");
+  }
+  return n;
+}
+
+void apply_override(Json& config, const std::string& assignment) { apply_override(config, assignment, nullptr); }
+
+Config parse_config(const Json& user, const std::string& source, const Origins& origins) {
+  return parse(user, source, origins, /*lenient=*/false);
+}
+
+Config parse_config_leniently(const Json& recorded, const std::string& source) {
+  return parse(recorded, source, {}, /*lenient=*/true);
 }
 
 Config load_config(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
+  std::ifstream in(path, std::ios::binary);
   if (!in) {
     throw ConfigError(path + ": cannot open the config file" +
                       std::string(std::filesystem::exists(path) ? " (permission denied?)" : " (no such file)") +
                       "; pass an existing file with --config, e.g. configs/demo_fashion.json");
   }
-  Json user;
-  try {
-    user = Json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const Json::parse_error& e) {
-    // nlohmann reports a byte offset; turn it into line:column for the user.
-    std::ifstream again(path);
-    std::string text((std::istreambuf_iterator<char>(again)), std::istreambuf_iterator<char>());
-    size_t line = 1, column = 1;
-    for (size_t i = 0; i + 1 < e.byte && i < text.size(); ++i) {
-      if (text[i] == '\n') ++line, column = 1;
-      else ++column;
-    }
-    std::string what = e.what();
-    auto pos = what.find("syntax error");
-    throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(column) + ": invalid JSON (" +
-                      (pos == std::string::npos ? what : what.substr(pos)) + ")");
-  } catch (const Json::out_of_range& e) {  // nlohmann reports no position for it
-    const std::string what = e.what();
-    throw ConfigError(path + ": invalid JSON (" + what.substr(what.find("] ") + 2) + "); numbers must fit in a double");
-  }
-  for (const auto& o : overrides) apply_override(user, o);
-  Config c = parse_config(user, path);
+  const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  Json user = parse_config_text(path, text);
+  Origins origins;
+  for (const auto& o : overrides) apply_override(user, o, &origins);
+  Config c = parse_config(user, path, origins);
   if (c.name.empty()) {
     c.name = std::filesystem::path(path).stem().string();
     c.resolved["name"] = c.name;
   }
   return c;
+}
+
+std::string configuration_reference_markdown() {
+  std::string out = "| key | type | default | meaning |\n|---|---|---|---|\n";
+  for (const auto& spec : schema()) {
+    std::string meaning = spec.help;
+    out += "| `" + spec.key + "` | " + spec.type + " | `" + spec.default_value.dump() + "` | " + meaning + " |\n";
+  }
+  return out;
 }
 
 }  // namespace tl

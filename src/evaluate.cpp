@@ -3,18 +3,19 @@
 namespace tl {
 
 EvalResult evaluate(const BatchSource& next_batch, const ForwardFn& forward, const std::vector<std::string>& classes,
-                    const torch::Device& device) {
+                    const torch::Device& device, double label_smoothing) {
   torch::NoGradGuard no_grad;
   EvalResult result(classes);
   const int64_t k = std::min<int64_t>(5, static_cast<int64_t>(classes.size()));
   double loss_sum = 0;
   int64_t top5_hits = 0;
+  const auto loss_options =
+      torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum).label_smoothing(label_smoothing);
   while (auto batch = next_batch()) {
+    if (batch->size() == 0) continue;
     torch::Tensor labels = batch->labels.to(device, /*non_blocking=*/true);
     torch::Tensor logits = forward(batch->images.to(device, /*non_blocking=*/true)).to(torch::kFloat32);
-    loss_sum += torch::nn::functional::cross_entropy(
-                    logits, labels, torch::nn::functional::CrossEntropyFuncOptions().reduction(torch::kSum))
-                    .item<double>();
+    loss_sum += torch::nn::functional::cross_entropy(logits, labels, loss_options).item<double>();
     torch::Tensor probs = torch::softmax(logits, 1);
     auto [top_probs, top_index] = probs.topk(k, 1);
     top5_hits += (top_index == labels.unsqueeze(1)).any(1).sum().item<int64_t>();
@@ -45,7 +46,8 @@ Json eval_to_json(const EvalResult& result) {
     matrix.push_back(row);
   }
   auto metrics = [](const ClassMetrics& m) {
-    return Json{{"name", m.name}, {"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}, {"support", m.support}};
+    return Json{
+        {"name", m.name}, {"precision", m.precision}, {"recall", m.recall}, {"f1", m.f1}, {"support", m.support}};
   };
   Json per_class = Json::array();
   for (const auto& m : cm.per_class()) per_class.push_back(metrics(m));

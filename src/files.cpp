@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "tl/errors.h"
+#include "tl/fault_injection.h"
 
 namespace fs = std::filesystem;
 
@@ -78,8 +79,10 @@ class QuietFileBuf : public std::streambuf {
     for (size_t done = 0; done < size && !error_;) {
       ssize_t n = ::write(fd_, data + done, size - done);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0) error_ = errno;
-      else done += static_cast<size_t>(n);
+      if (n < 0)
+        error_ = errno;
+      else
+        done += static_cast<size_t>(n);
     }
   }
 
@@ -100,8 +103,8 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
   try {
     write(tmp);
     fsync_or_throw(tmp, false);
-    if (std::rename(tmp.c_str(), path.c_str()) != 0)
-      throw IoError(path + ": cannot replace: " + std::strerror(errno));
+    fault_before_rename();
+    if (std::rename(tmp.c_str(), path.c_str()) != 0) throw IoError(path + ": cannot replace: " + std::strerror(errno));
   } catch (const IoError&) {
     std::error_code ignored;
     fs::remove(tmp, ignored);
@@ -118,7 +121,8 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
 }
 
 void write_file_atomic(const std::string& path, const std::string& data) {
-  write_stream_atomic(path, [&](std::ostream& out) { out.write(data.data(), static_cast<std::streamsize>(data.size())); });
+  write_stream_atomic(path,
+                      [&](std::ostream& out) { out.write(data.data(), static_cast<std::streamsize>(data.size())); });
 }
 
 void write_file_atomic(const std::string& path, const std::vector<unsigned char>& data) {
@@ -156,6 +160,14 @@ int remove_stale_temp_files(const std::string& dir) {
     }
   }
   return removed;
+}
+
+void create_output_folder(const std::string& dir) {
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec || !fs::is_directory(dir, ec))
+    throw IoError(dir + ": cannot create the output folder (" + (ec ? ec.message() : "not a directory") +
+                  "); pass a writable place with --out");
 }
 
 std::string read_file(const std::string& path) {

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -14,6 +15,7 @@
 #include <utility>
 #include <vector>
 
+#include <xxhash.h>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
 
@@ -25,25 +27,32 @@ using Bytes = std::vector<uint8_t>;
 constexpr size_t kHeadBytes = 32;    // signatures and the fixed-position PNG/BMP/WebP headers
 constexpr size_t kTailBytes = 1024;  // end markers may be followed by a little padding
 
-// A read-only file descriptor; errors become ImageError with the errno text.
+// A read-only regular file; errors become ImageError with the errno text. Opened non-blocking, so
+// that a named pipe with an image's name is refused instead of waiting forever for a writer.
 class File {
  public:
-  explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC)) {
+  explicit File(const std::string& path) : fd_(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK)) {
     if (fd_ < 0) throw ImageError(std::string("cannot open: ") + std::strerror(errno));
     struct stat st {};
     const bool stat_ok = ::fstat(fd_, &st) == 0;
     const int stat_errno = errno;
     if (!stat_ok || !S_ISREG(st.st_mode)) {
       ::close(fd_);
-      throw ImageError(stat_ok ? "not a regular file" : std::string("cannot stat: ") + std::strerror(stat_errno));
+      throw ImageError(!stat_ok               ? std::string("cannot stat: ") + std::strerror(stat_errno)
+                       : S_ISFIFO(st.st_mode) ? "not a regular file (a named pipe)"
+                                              : "not a regular file");
     }
     size_ = st.st_size;
+    device_ = st.st_dev;
+    inode_ = st.st_ino;
   }
   ~File() { ::close(fd_); }
   File(const File&) = delete;
   File& operator=(const File&) = delete;
 
   int64_t size() const { return size_; }
+  uint64_t device() const { return device_; }
+  uint64_t inode() const { return inode_; }
 
   // Up to n bytes starting at offset (fewer near the end of the file).
   Bytes read_at(int64_t offset, size_t n) const {
@@ -61,9 +70,28 @@ class File {
     return out;
   }
 
+  // XXH3 128-bit of the whole file, read in 1 MiB pieces.
+  std::string hash() const {
+    XXH3_state_t* state = XXH3_createState();
+    XXH3_128bits_reset(state);
+    for (int64_t offset = 0; offset < size_;) {
+      const Bytes piece = read_at(offset, size_t(1) << 20);
+      if (piece.empty()) break;
+      XXH3_128bits_update(state, piece.data(), piece.size());
+      offset += static_cast<int64_t>(piece.size());
+    }
+    const XXH128_hash_t h = XXH3_128bits_digest(state);
+    XXH3_freeState(state);
+    char hex[33];
+    std::snprintf(hex, sizeof hex, "%016llx%016llx", static_cast<unsigned long long>(h.high64),
+                  static_cast<unsigned long long>(h.low64));
+    return hex;
+  }
+
  private:
   int fd_;
   int64_t size_ = 0;
+  uint64_t device_ = 0, inode_ = 0;
 };
 
 enum class Format { jpeg, png, bmp, webp, tiff };
@@ -196,8 +224,9 @@ void check_pixels(int64_t width, int64_t height, int64_t max_pixels) {
   // uint64: PNG dimensions go up to 2^32 - 1 each.
   const uint64_t pixels = uint64_t(width) * uint64_t(height);
   if (pixels > uint64_t(max_pixels))
-    throw ImageError("image is " + std::to_string(width) + "x" + std::to_string(height) + " = " + std::to_string(pixels) +
-                     " pixels, over the limit of " + std::to_string(max_pixels) + " (data.max_pixels)");
+    throw ImageError("image is " + std::to_string(width) + "x" + std::to_string(height) + " = " +
+                     std::to_string(pixels) + " pixels, over the limit of " + std::to_string(max_pixels) +
+                     " (data.max_pixels)");
 }
 
 Header read_header(const File& file, int64_t max_pixels) {
@@ -239,33 +268,42 @@ cv::Mat resized(const cv::Mat& src, int width, int height) {
 
 }  // namespace
 
-void probe_image(const std::string& path, int64_t max_pixels) { read_header(File(path), max_pixels); }
+ProbeResult probe_image(const std::string& path, int64_t max_pixels, bool hash) {
+  const File file(path);
+  const Header header = read_header(file, max_pixels);
+  ProbeResult result;
+  if (header.size) result.width = header.size->first, result.height = header.size->second;
+  result.device = file.device();
+  result.inode = file.inode();
+  if (hash) result.hash = file.hash();
+  return result;
+}
 
 cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target_size) {
   const File file(path);
   const Header header = read_header(file, max_pixels);
-  if (file.size() > std::numeric_limits<int>::max()) throw ImageError("file is over 2 GiB, more than OpenCV can decode");
+  if (file.size() > std::numeric_limits<int>::max())
+    throw ImageError("file is over 2 GiB, more than OpenCV can decode");
   Bytes data = file.read_at(0, static_cast<size_t>(file.size()));
   cv::Mat image;
   try {
-    image = cv::imdecode(cv::Mat(1, static_cast<int>(data.size()), CV_8U, data.data()), decode_flags(header, target_size));
+    image =
+        cv::imdecode(cv::Mat(1, static_cast<int>(data.size()), CV_8U, data.data()), decode_flags(header, target_size));
   } catch (const cv::Exception& e) {
     throw ImageError("cannot decode: " + e.msg);
   }
   if (image.empty()) throw ImageError("cannot decode (corrupt or unsupported image data)");
-  check_pixels(image.cols, image.rows, max_pixels);  // headers without readable dimensions
+  check_pixels(image.cols, image.rows, max_pixels);                             // headers without readable dimensions
   if (image.depth() == CV_16U) image.convertTo(image, CV_8U, 255.0 / 65535.0);  // rounds: 32768 -> 128
   if (image.depth() != CV_8U) throw ImageError("unsupported sample type (only 8- and 16-bit images)");
   cv::cvtColor(image, image, cv::COLOR_BGR2RGB);
   return image;
 }
 
-cv::Mat resize_image(const cv::Mat& rgb, int64_t size, const std::string& mode) {
+cv::Mat resize_image(const cv::Mat& rgb, int64_t size, ResizeMode mode) {
   if (size <= 0 || rgb.empty()) throw std::invalid_argument("resize_image: needs an image and a size > 0");
   const int s = static_cast<int>(size);
-  if (mode == "stretch") return resized(rgb, s, s);
-  if (mode != "shorter_center_crop")
-    throw std::invalid_argument("unknown resize mode '" + mode + "'; use stretch or shorter_center_crop");
+  if (mode == ResizeMode::Stretch) return resized(rgb, s, s);
   // torchvision Resize(size): shorter side to size, longer side int(size * long / short).
   const bool wide = rgb.cols >= rgb.rows;
   const int longer = static_cast<int>(double(size) * std::max(rgb.cols, rgb.rows) / std::min(rgb.cols, rgb.rows));
@@ -300,7 +338,7 @@ torch::Tensor image_to_tensor(const cv::Mat& rgb, const Normalization& norm) {
   return tensor;
 }
 
-cv::Mat load_image(const std::string& path, int64_t size, const std::string& resize_mode, int64_t max_pixels) {
+cv::Mat load_image(const std::string& path, int64_t size, ResizeMode resize_mode, int64_t max_pixels) {
   return resize_image(decode_image(path, max_pixels, size), size, resize_mode);
 }
 

@@ -33,18 +33,19 @@ struct Loader::Impl {
   bool running = false;              // an epoch was started
   bool stop = false;
   int64_t epoch = 0;
-  std::vector<int64_t> order;        // the epoch's sample indices, in batch order
+  std::optional<EpochPlan> plan;  // the epoch's steps and this process's share of each
   int64_t num_batches = 0;
-  int64_t window = 1;                // batches claimed ahead of the consumer, at most
-  int64_t next_claim = 0;            // the next batch index a worker takes
-  int64_t next_consume = 0;          // the next batch index next() returns
+  int64_t window = 1;        // batches claimed ahead of the consumer, at most
+  int64_t next_claim = 0;    // the next batch index a worker takes
+  int64_t next_consume = 0;  // the next batch index next() returns
   std::map<int64_t, Slot> ready;
   std::vector<std::thread> threads;
 
-  std::mutex cache_mutex;            // guards cache, cache_used and warned
+  std::mutex cache_mutex;  // guards cache, cache_used and warned
   std::unordered_map<int64_t, cv::Mat> cache;
   int64_t cache_used = 0;
-  std::set<int64_t> warned;          // bad files already named in a warning
+  std::set<int64_t> cache_refused;  // samples that did not fit in the budget
+  std::set<int64_t> warned;         // bad files already named in a warning
 
   Impl(const std::vector<Sample>& s, const LoaderOptions& o, std::atomic<int64_t>& k)
       : samples(s), options(o), skipped(k), pinned(o.pin_memory && torch::cuda::is_available()) {}
@@ -71,7 +72,10 @@ struct Loader::Impl {
       const int64_t bytes = int64_t(image.total() * image.elemSize());
       std::lock_guard<std::mutex> lock(cache_mutex);
       // Once the budget is reached the cache stops growing: the images cached first stay.
-      if (cache_used + bytes <= options.cache_bytes && cache.emplace(index, image).second) cache_used += bytes;
+      if (cache_used + bytes > options.cache_bytes)
+        cache_refused.insert(index);
+      else if (cache.emplace(index, image).second)
+        cache_used += bytes;
     }
     return image;
   }
@@ -86,16 +90,16 @@ struct Loader::Impl {
     if (warned.insert(index).second) spdlog::warn("skipping '{}': {}", path, e.what());
   }
 
-  // Loads, augments and normalises batch `b` straight into its tensor; nothing when every sample failed.
-  std::optional<Batch> make_batch(int64_t b) {
-    const int64_t begin = b * options.batch_size;
-    const int64_t end = std::min<int64_t>(begin + options.batch_size, int64_t(order.size()));
+  // Loads, augments and normalises batch `b` straight into its tensor (0 rows when this process has
+  // no share of the step or every sample failed).
+  Batch make_batch(int64_t b) {
+    const auto [begin, end] = plan->range(b);
     const int64_t size = options.image_size, floats = 3 * size * size;
     torch::Tensor images = torch::empty({end - begin, 3, size, size}, torch::TensorOptions().pinned_memory(pinned));
     Batch batch;
     std::vector<int64_t> labels;
     for (int64_t pos = begin; pos < end; ++pos) {
-      const int64_t index = order[size_t(pos)];
+      const int64_t index = plan->sample(pos);
       cv::Mat image;
       try {
         image = image_of(index);
@@ -111,7 +115,6 @@ struct Loader::Impl {
       batch.indices.push_back(index);
       labels.push_back(samples[size_t(index)].label);
     }
-    if (batch.indices.empty()) return std::nullopt;
     // Allocated for the full batch; keep only the rows that were filled.
     batch.images = images.narrow(0, 0, int64_t(batch.indices.size()));
     batch.labels = torch::tensor(labels, torch::kInt64);
@@ -159,9 +162,33 @@ Loader::Loader(std::vector<Sample> samples, LoaderOptions options)
 
 Loader::~Loader() { impl_->stop_workers(); }
 
+namespace {
+int64_t count_steps(int64_t samples, int64_t global_batch, bool drop_last) {
+  return drop_last ? samples / global_batch : (samples + global_batch - 1) / global_batch;
+}
+}  // namespace
+
+EpochPlan::EpochPlan(std::vector<int64_t> order, int64_t batch_size, Shard shard, bool drop_last)
+    : order_(std::move(order)), batch_size_(batch_size), shard_(shard), drop_last_(drop_last) {}
+
+int64_t EpochPlan::steps() const {
+  return count_steps(static_cast<int64_t>(order_.size()), batch_size_ * shard_.world, drop_last_);
+}
+
+std::pair<int64_t, int64_t> EpochPlan::range(int64_t step) const {
+  const int64_t n = static_cast<int64_t>(order_.size());
+  const int64_t first = std::min(n, step * batch_size_ * shard_.world + shard_.rank * batch_size_);
+  return {first, std::min(n, first + batch_size_)};
+}
+
 int64_t Loader::batches_per_epoch() const {
-  const int64_t n = size(), b = options_.batch_size;
-  return options_.drop_last ? n / b : (n + b - 1) / b;
+  return count_steps(size(), options_.batch_size * options_.shard.world, options_.drop_last);
+}
+
+CacheStats Loader::cache_stats() const {
+  std::lock_guard<std::mutex> lock(impl_->cache_mutex);
+  return {static_cast<int64_t>(impl_->cache.size()), impl_->cache_used, options_.cache_bytes,
+          static_cast<int64_t>(impl_->cache_refused.size())};
 }
 
 void Loader::start_epoch(int64_t epoch) {
@@ -173,7 +200,8 @@ void Loader::start_epoch(int64_t epoch) {
   im.ready.clear();
   im.next_claim = im.next_consume = 0;
   im.num_batches = batches_per_epoch();
-  im.order = epoch_order(size(), options_.seed, epoch, options_.shuffle);
+  im.plan.emplace(epoch_order(size(), options_.seed, epoch, options_.shuffle), options_.batch_size, options_.shard,
+                  options_.drop_last);
   const int64_t hardware = std::max(1u, std::thread::hardware_concurrency());
   const int64_t workers = std::min<int64_t>(options_.workers > 0 ? options_.workers : hardware, im.num_batches);
   // More workers than queue slots would sit idle, so the window is at least the worker count.

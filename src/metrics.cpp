@@ -1,5 +1,7 @@
 #include "tl/metrics.h"
 
+#include "tl/csv.h"
+
 #include <algorithm>
 #include <cstdio>
 #include <sstream>
@@ -44,24 +46,13 @@ std::string pad_right(const std::string& s, size_t width) {
   return s + std::string(width - std::min(width, display_width(s)), ' ');
 }
 
-std::string csv_field(const std::string& s) {
-  if (s.find_first_of(",\"\r\n") == std::string::npos) return s;
-  std::string quoted = "\"";
-  for (char c : s) {
-    if (c == '"') quoted += '"';
-    quoted += c;
-  }
-  return quoted + "\"";
-}
-
 double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }
 
 // Row-major position of (truth, predicted) in a k x k matrix; throws naming the bad index.
 size_t cell_index(size_t k, int64_t truth, int64_t predicted) {
   for (int64_t label : {truth, predicted}) {
     if (label < 0 || static_cast<size_t>(label) >= k)
-      throw std::out_of_range("class index " + std::to_string(label) + " out of range [0, " +
-                              std::to_string(k) + ")");
+      throw std::out_of_range("class index " + std::to_string(label) + " out of range [0, " + std::to_string(k) + ")");
   }
   return static_cast<size_t>(truth) * k + static_cast<size_t>(predicted);
 }
@@ -154,7 +145,8 @@ std::string ConfusionMatrix::to_text() const {
   }
   const size_t fitting = k == 0 ? 0 : (kTerminalWidth - std::min(kTerminalWidth, row_width)) / k;
   const size_t name_width = std::min(longest_name, std::max(kMinColumnName, fitting >= 2 ? fitting - 2 : 0));
-  const size_t count_width = std::to_string(counts_.empty() ? 0 : *std::max_element(counts_.begin(), counts_.end())).size();
+  const size_t count_width =
+      std::to_string(counts_.empty() ? 0 : *std::max_element(counts_.begin(), counts_.end())).size();
   const size_t column_width = std::max(count_width, by_index ? index_width : name_width);
 
   std::ostringstream out;

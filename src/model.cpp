@@ -56,10 +56,11 @@ std::string grouped(int64_t n) {
 
 }  // namespace
 
-torch::jit::Module load_torchscript(const std::string& path, const torch::Device& device, const std::string& meta_name,
-                                    std::string* meta_text) {
-  if (!std::filesystem::exists(path)) throw ModelError(path + ": no such file; " + export_hint(path));
-  if (std::filesystem::is_directory(path)) throw ModelError(path + ": is a directory, expected a TorchScript .pt file");
+torch::jit::Module load_torchscript(const std::string& path, const torch::Device& device, const std::string& hint,
+                                    const std::string& meta_name, std::string* meta_text) {
+  if (!std::filesystem::exists(path)) throw ModelError(path + ": no such file; " + hint);
+  if (std::filesystem::is_directory(path))
+    throw ModelError(path + ": is a directory, expected a TorchScript .pt file; " + hint);
   // Look inside the zip first: torch.save'd state_dicts are zips too, but without code.
   try {
     caffe2::serialize::PyTorchStreamReader reader(path);
@@ -68,10 +69,10 @@ torch::jit::Module load_torchscript(const std::string& path, const torch::Device
       if (record.rfind("code/", 0) == 0) has_code = true;
     if (!has_code)
       throw ModelError(path + ": this is a state_dict or pickled model saved with torch.save, not TorchScript; " +
-                       export_hint(path));
+                       hint);
   } catch (const c10::Error& e) {
-    throw ModelError(path + ": not a TorchScript archive (random bytes or a truncated file?): " +
-                     first_line(e.msg()) + "; " + export_hint(path));
+    throw ModelError(path + ": not a TorchScript archive (random bytes or a truncated file?): " + first_line(e.msg()) +
+                     "; " + hint);
   }
   try {
     torch::jit::ExtraFilesMap extra;
@@ -80,20 +81,23 @@ torch::jit::Module load_torchscript(const std::string& path, const torch::Device
     if (meta_text) *meta_text = meta_name.empty() ? "" : extra[meta_name];
     return module;
   } catch (const c10::Error& e) {
-    throw ModelError(path + ": cannot load the TorchScript model (" + first_line(e.msg()) + "); " + export_hint(path));
+    throw ModelError(path + ": cannot load the TorchScript model (" + first_line(e.msg()) + "); " + hint);
   }
 }
 
 TransferModel TransferModel::create(const ModelConfig& config, int64_t num_classes, uint64_t seed) {
   std::string meta_text;
-  torch::jit::Module backbone = load_torchscript(config.backbone, torch::kCPU, "tl_meta.json", &meta_text);
+  torch::jit::Module backbone =
+      load_torchscript(config.backbone, torch::kCPU, export_hint(config.backbone), "tl_meta.json", &meta_text);
   const bool is_checkpoint = !meta_text.empty();
   if (!backbone.hasattr("features"))
-    throw ModelError(config.backbone + ": has no 'features' submodule; export the backbone with scripts/export_vgg16.py");
+    throw ModelError(config.backbone +
+                     ": has no 'features' submodule; export the backbone with scripts/export_vgg16.py");
 
   TransferModel model;
   model.num_classes_ = num_classes;
-  model.head_spec_ = Json{{"pool", config.head.pool}, {"hidden", config.head.hidden}, {"dropout", config.head.dropout}};
+  model.head_spec_ =
+      Json{{"pool", name_of(config.head.pool)}, {"hidden", config.head.hidden}, {"dropout", config.head.dropout}};
 
   auto cu = std::make_shared<torch::jit::CompilationUnit>();
   model.module_ = torch::jit::Module(c10::QualifiedName("__torch__.tl.TransferModel"), cu, /*shouldMangle=*/true);
@@ -102,18 +106,22 @@ TransferModel TransferModel::create(const ModelConfig& config, int64_t num_class
   m.register_module("features", backbone.attr("features").toModule());
   if (backbone.hasattr("avgpool")) m.register_module("avgpool", backbone.attr("avgpool").toModule());
 
-  if (config.head.pool == "vgg") {
-    if (backbone.hasattr("classifier")) {
-      torch::jit::Module classifier = backbone.attr("classifier").toModule();
+  if (config.head.pool == HeadPool::Vgg) {
+    torch::jit::Module classifier;
+    if (backbone.hasattr("classifier")) classifier = backbone.attr("classifier").toModule();
+    if (backbone.hasattr("classifier") && classifier.hasattr("0") && classifier.hasattr("3")) {
       m.register_module("fc1", classifier.attr("0").toModule());
       m.register_module("fc2", classifier.attr("3").toModule());
     } else if (backbone.hasattr("fc1") && backbone.hasattr("fc2")) {  // a tl-train checkpoint with a "vgg" head
       m.register_module("fc1", backbone.attr("fc1").toModule());
       m.register_module("fc2", backbone.attr("fc2").toModule());
     } else {
-      throw ModelError(config.backbone + ": model.head.pool \"vgg\" needs the pretrained classifier, but this file " +
-                       (is_checkpoint ? "is a checkpoint without fc1/fc2" : "was exported with --features-only") +
-                       "; export without --features-only, or use pool \"avg\", \"max\" or \"flatten\"");
+      throw ModelError(config.backbone +
+                       ": model.head.pool \"vgg\" needs the pretrained classifier (fc1 and fc2), but " +
+                       (is_checkpoint                    ? "this checkpoint has none"
+                        : backbone.hasattr("classifier") ? "its classifier has no layers 0 and 3"
+                                                         : "this file was exported with --features-only") +
+                       "; export the whole VGG, or use pool \"avg\", \"max\" or \"flatten\"");
     }
     if (!m.hasattr("avgpool")) throw ModelError(config.backbone + ": pool \"vgg\" needs the backbone's avgpool");
   }
@@ -170,7 +178,10 @@ void TransferModel::build_stages() {
   }
   const std::string pool = head_spec_.at("pool");
   stages_.push_back({Stage::Pool, pool == "vgg" ? "avgpool" : "pool",
-                     pool == "avg" ? "global_average_pooling2d" : pool == "max" ? "global_max_pooling2d" : "flatten", 0});
+                     pool == "avg"   ? "global_average_pooling2d"
+                     : pool == "max" ? "global_max_pooling2d"
+                                     : "flatten",
+                     0});
   if (pool == "vgg") {
     stages_.push_back({Stage::Fc, "fc1", "fc1", 1});
     stages_.push_back({Stage::Fc, "fc2", "fc2", 2});
@@ -192,13 +203,14 @@ void TransferModel::define_methods() {
   if (pool == "vgg") {
     src << "    x = torch.flatten(self.avgpool.forward(x), 1)\n";
     for (int fc = 1; fc <= 2; ++fc)
-      src << "    x = torch.dropout(torch.relu(self.fc" << fc << ".forward(x)), " << number(kVggDropout) << ", self.training)\n";
+      src << "    x = torch.dropout(torch.relu(self.fc" << fc << ".forward(x)), " << number(kVggDropout)
+          << ", self.training)\n";
   }
   const auto& dropout = head_spec_.at("dropout");
   const size_t layers = head_spec_.at("hidden").size() + 1;
   for (size_t i = 0; i < layers; ++i) {
-    src << "    x = torch.linear(torch.dropout(x, " << number(dropout.at(i).get<double>()) << ", self.training), self.head_w"
-        << i << ", self.head_b" << i << ")\n";
+    src << "    x = torch.linear(torch.dropout(x, " << number(dropout.at(i).get<double>())
+        << ", self.training), self.head_w" << i << ", self.head_b" << i << ")\n";
     if (i + 1 < layers) src << "    x = torch.relu(x)\n";
   }
   src << "    return x\n";
@@ -206,10 +218,12 @@ void TransferModel::define_methods() {
 }
 
 int64_t TransferModel::conv_layer_count() const {
-  return std::count_if(stages_.begin(), stages_.end(), [](const Stage& s) { return s.kind == Stage::Feature && !s.keras_name.empty() && s.keras_name.find("conv") != std::string::npos; });
+  return std::count_if(stages_.begin(), stages_.end(), [](const Stage& s) {
+    return s.kind == Stage::Feature && !s.keras_name.empty() && s.keras_name.find("conv") != std::string::npos;
+  });
 }
 
-void TransferModel::set_freeze(const std::string& spec) {
+std::pair<int64_t, int64_t> TransferModel::resolve_freeze(const std::string& spec, const std::string& key) const {
   const int64_t convs = conv_layer_count();
   const bool has_fc = head_spec_.at("pool") == "vgg";
   int64_t frozen_convs = 0, frozen_fcs = 0;
@@ -219,8 +233,8 @@ void TransferModel::set_freeze(const std::string& spec) {
       if (s.keras_name.find("_conv") != std::string::npos) last_conv = s.keras_name;
       if (s.keras_name.find("_pool") != std::string::npos) last_pool = s.keras_name;
     }
-    return "; use \"none\", \"all\", 0.." + std::to_string(convs) + ", block1_conv1.." + last_conv +
-           ", block1_pool.." + last_pool + (has_fc ? ", fc1 or fc2" : "");
+    return "; use \"none\", \"all\", 0.." + std::to_string(convs) + ", block1_conv1.." + last_conv + ", block1_pool.." +
+           last_pool + (has_fc ? ", fc1 or fc2" : "");
   };
   if (spec == "none") {
   } else if (spec == "all") {
@@ -228,9 +242,10 @@ void TransferModel::set_freeze(const std::string& spec) {
   } else if (!spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit)) {
     frozen_convs = std::stoll(spec);
     if (frozen_convs > convs)
-      throw ConfigError("model.freeze " + spec + " is beyond the backbone's " + std::to_string(convs) + " conv layers" + names_hint());
+      throw ConfigError(key + " " + spec + " is beyond the backbone's " + std::to_string(convs) + " conv layers" +
+                        names_hint());
   } else if (spec == "fc1" || spec == "fc2") {
-    if (!has_fc) throw ConfigError("model.freeze \"" + spec + "\" exists only with model.head.pool \"vgg\"" + names_hint());
+    if (!has_fc) throw ConfigError(key + " \"" + spec + "\" exists only with model.head.pool \"vgg\"" + names_hint());
     frozen_convs = convs, frozen_fcs = spec == "fc1" ? 1 : 2;
   } else {
     bool found = false;
@@ -240,17 +255,26 @@ void TransferModel::set_freeze(const std::string& spec) {
       if (s.keras_name.find("_conv") != std::string::npos) ++seen_convs;
       if (s.keras_name == spec) frozen_convs = seen_convs, found = true;
     }
-    if (!found) throw ConfigError("model.freeze \"" + spec + "\" is not a layer of this backbone" + names_hint());
+    if (!found) throw ConfigError(key + " \"" + spec + "\" is not a layer of this backbone" + names_hint());
   }
 
+  return {frozen_convs, frozen_fcs};
+}
+
+void TransferModel::check_freeze(const std::string& spec, const std::string& key) const { resolve_freeze(spec, key); }
+
+void TransferModel::set_freeze(const std::string& spec, const std::string& key) {
+  const auto [frozen_convs, frozen_fcs] = resolve_freeze(spec, key);
   int64_t conv_ordinal = 0;
   for (size_t i = 0; i < stages_.size(); ++i) {
     const Stage& s = stages_[i];
     bool frozen = false;
     if (s.kind == Stage::Feature) {
       auto params = stage_parameters(s);
-      if (!params.empty()) frozen = conv_ordinal++ < frozen_convs;
-      else frozen = i == 0 || frozen_[i - 1];  // parameter-free layers follow the layer before
+      if (!params.empty())
+        frozen = conv_ordinal++ < frozen_convs;
+      else
+        frozen = i == 0 || frozen_[i - 1];  // parameter-free layers follow the layer before
     } else if (s.kind == Stage::Pool) {
       frozen = frozen_[i - 1];
     } else if (s.kind == Stage::Fc) {
@@ -323,11 +347,14 @@ torch::Tensor TransferModel::forward_prefix(const torch::Tensor& images) {
 
 torch::Tensor TransferModel::forward_from_prefix(const torch::Tensor& prefix_output) {
   torch::Tensor x = prefix_output;
-  for (size_t i = first_trainable_stage_; i < stages_.size(); ++i) x = run_stage(stages_[i], x, training_ && !frozen_[i]);
+  for (size_t i = first_trainable_stage_; i < stages_.size(); ++i)
+    x = run_stage(stages_[i], x, training_ && !frozen_[i]);
   return x;
 }
 
-torch::Tensor TransferModel::forward(const torch::Tensor& images) { return forward_from_prefix(forward_prefix(images)); }
+torch::Tensor TransferModel::forward(const torch::Tensor& images) {
+  return forward_from_prefix(forward_prefix(images));
+}
 
 void TransferModel::train(bool on) {
   training_ = on;
@@ -359,6 +386,12 @@ std::vector<torch::Tensor> TransferModel::trainable_backbone_parameters() {
   return out;
 }
 
+std::vector<torch::Tensor> TransferModel::buffers() {
+  std::vector<torch::Tensor> out;
+  for (const auto& b : module_.buffers()) out.push_back(b);
+  return out;
+}
+
 std::vector<torch::Tensor> TransferModel::all_parameters() {
   std::vector<torch::Tensor> out;
   for (const Stage& s : stages_)
@@ -377,10 +410,11 @@ ModelSummary TransferModel::summary(int64_t input_size) {
     LayerSummary layer;
     layer.name = s.name;
     layer.keras_name = s.keras_name;
-    layer.type = s.kind == Stage::Feature ? type_of(module_.attr("features").toModule().attr(std::to_string(s.index)).toModule())
-               : s.kind == Stage::Pool    ? "Pool(" + head_spec_.at("pool").get<std::string>() + ")"
-               : s.kind == Stage::Fc      ? "Linear"
-                                          : "DenseHead";
+    layer.type = s.kind == Stage::Feature
+                     ? type_of(module_.attr("features").toModule().attr(std::to_string(s.index)).toModule())
+                 : s.kind == Stage::Pool ? "Pool(" + head_spec_.at("pool").get<std::string>() + ")"
+                 : s.kind == Stage::Fc   ? "Linear"
+                                         : "DenseHead";
     layer.output_shape = x.sizes().vec();
     layer.params = count_params(params);
     layer.trainable = !params.empty() && !frozen_[static_cast<size_t>(&s - stages_.data())];
@@ -400,13 +434,17 @@ std::string ModelSummary::to_text() const {
   };
   const std::string rule(96, '_');
   out << rule << "\n"
-      << std::left << std::setw(34) << " Layer (type)" << std::setw(22) << "Keras name" << std::setw(22) << "Output Shape"
-      << std::setw(12) << "Param #" << "Trainable\n"
+      << std::left << std::setw(34) << " Layer (type)" << std::setw(22) << "Keras name" << std::setw(22)
+      << "Output Shape" << std::setw(12) << "Param #"
+      << "Trainable\n"
       << std::string(96, '=') << "\n";
   for (const auto& l : layers) {
     out << " " << std::left << std::setw(33) << (l.name + " (" + l.type + ")") << std::setw(22) << l.keras_name
         << std::setw(22) << shape(l.output_shape) << std::setw(12) << grouped(l.params)
-        << (l.params == 0 ? "" : l.trainable ? "yes" : "no") << "\n";
+        << (l.params == 0 ? ""
+            : l.trainable ? "yes"
+                          : "no")
+        << "\n";
   }
   out << std::string(96, '=') << "\n"
       << "Total params: " << grouped(total_params) << "\n"
@@ -419,14 +457,20 @@ std::string ModelSummary::to_text() const {
 Json ModelSummary::to_json() const {
   Json layers_json = Json::array();
   for (const auto& l : layers)
-    layers_json.push_back({{"name", l.name}, {"keras_name", l.keras_name}, {"type", l.type}, {"output_shape", l.output_shape},
-                           {"params", l.params}, {"trainable", l.trainable}});
-  return Json{{"trainable_params", trainable_params}, {"frozen_params", frozen_params}, {"total_params", total_params},
+    layers_json.push_back({{"name", l.name},
+                           {"keras_name", l.keras_name},
+                           {"type", l.type},
+                           {"output_shape", l.output_shape},
+                           {"params", l.params},
+                           {"trainable", l.trainable}});
+  return Json{{"trainable_params", trainable_params},
+              {"frozen_params", frozen_params},
+              {"total_params", total_params},
               {"layers", layers_json}};
 }
 
 void TransferModel::save(const std::string& path, const Json& meta) {
-  torch::jit::ExtraFilesMap extra{{"tl_meta.json", meta.dump(2)}};
+  torch::jit::ExtraFilesMap extra{{"tl_meta.json", dump_json(meta, 2)}};
   const bool was_training = training_;
   module_.train(false);  // Python users get the model in eval mode
   write_stream_atomic(path, [&](std::ostream& out) {

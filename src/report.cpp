@@ -14,23 +14,6 @@
 namespace tl {
 namespace {
 
-// ---- history ----
-
-struct Field {
-  const char* name;
-  double EpochRecord::*member;
-};
-const Field kFields[] = {{"loss", &EpochRecord::loss},         {"acc", &EpochRecord::acc},
-                         {"val_loss", &EpochRecord::val_loss}, {"val_acc", &EpochRecord::val_acc},
-                         {"lr", &EpochRecord::lr},             {"seconds", &EpochRecord::seconds}};
-
-// The shortest text that reads back to exactly `v`, like Python's repr (0.0003, 1e-05).
-std::string shortest(double v) {
-  if (std::isnan(v)) return "nan";
-  char buf[32];
-  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v, std::chars_format::general).ptr);
-}
-
 // ---- drawing helpers ----
 
 constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
@@ -173,7 +156,8 @@ void draw_panel(cv::Mat& img, cv::Rect panel, const std::string& title, const st
     for (size_t i = 0; i < n; ++i) {
       if (!finite(i)) continue;  // NaN breaks the line, like matplotlib
       const cv::Point p = subpixel(px(epochs[i]), py(s.values[i]));
-      if (finite(i + 1)) cv::line(img, p, subpixel(px(epochs[i + 1]), py(s.values[i + 1])), s.colour, 2, cv::LINE_AA, kShift);
+      if (finite(i + 1))
+        cv::line(img, p, subpixel(px(epochs[i + 1]), py(s.values[i + 1])), s.colour, 2, cv::LINE_AA, kShift);
       const bool isolated = !finite(i + 1) && (i == 0 || !finite(i - 1));
       if (n <= kMarkerLimit || isolated) cv::circle(img, p, 3 << kShift, s.colour, cv::FILLED, cv::LINE_AA, kShift);
     }
@@ -219,7 +203,7 @@ cv::Scalar blues(double v) {
   return {mix(2), mix(1), mix(0)};  // BGR
 }
 
-constexpr int kGridBudget = 2000;   // px for all K x K cells: the image stays under ~2400 px
+constexpr int kGridBudget = 2000;  // px for all K x K cells: the image stays under ~2400 px
 constexpr int kMaxCell = 60;
 constexpr int kMinLabelledCell = 7;  // smaller cells would make the class names overlap
 constexpr int kMinCountCell = 18;
@@ -261,50 +245,6 @@ std::string subtitle(const ConfusionMatrix& cm) {
 
 }  // namespace
 
-Json history_to_json(const std::vector<EpochRecord>& history) {
-  Json out = Json::array();
-  for (const auto& record : history) {
-    Json row = {{"epoch", record.epoch}};
-    for (const auto& f : kFields) {
-      const double v = record.*f.member;
-      row[f.name] = std::isfinite(v) ? Json(v) : Json(nullptr);
-    }
-    out.push_back(std::move(row));
-  }
-  return out;
-}
-
-std::vector<EpochRecord> history_from_json(const Json& json) {
-  if (!json.is_array()) throw std::invalid_argument("history: expected a JSON array of epoch records");
-  std::vector<EpochRecord> history;
-  try {
-    for (const auto& row : json) {
-      EpochRecord record;
-      record.epoch = row.at("epoch").get<int>();
-      for (const auto& f : kFields) {
-        const Json& v = row.at(f.name);
-        record.*f.member = v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
-      }
-      history.push_back(record);
-    }
-  } catch (const nlohmann::json::exception& e) {
-    throw std::invalid_argument(std::string("history: record ") + std::to_string(history.size() + 1) + ": " + e.what());
-  }
-  return history;
-}
-
-std::string history_to_csv(const std::vector<EpochRecord>& history) {
-  std::string out = "epoch";
-  for (const auto& f : kFields) out += std::string(",") + f.name;
-  out += '\n';
-  for (const auto& record : history) {
-    out += std::to_string(record.epoch);
-    for (const auto& f : kFields) out += "," + shortest(record.*f.member);
-    out += '\n';
-  }
-  return out;
-}
-
 std::vector<unsigned char> render_curves_png(const std::vector<EpochRecord>& history) {
   std::vector<double> epochs;
   Series acc{"train", kTrainColour, {}}, val_acc{"validation", kValColour, {}};
@@ -322,7 +262,8 @@ std::vector<unsigned char> render_curves_png(const std::vector<EpochRecord>& his
   draw_panel(img, {0, kCurvesHeader, half, panel_height}, "Accuracy", epochs, {acc, val_acc});
   draw_panel(img, {half, kCurvesHeader, half, panel_height}, "Loss", epochs, {loss, val_loss});
 
-  std::string title = "Training history: " + std::to_string(history.size()) + (history.size() == 1 ? " epoch" : " epochs");
+  std::string title =
+      "Training history: " + std::to_string(history.size()) + (history.size() == 1 ? " epoch" : " epochs");
   const EpochRecord* best = nullptr;
   for (const auto& r : history)
     if (std::isfinite(r.val_acc) && (!best || r.val_acc > best->val_acc)) best = &r;
@@ -348,7 +289,8 @@ ConfusionLayout confusion_layout(const ConfusionMatrix& cm) {
   int label_px = 0;
   if (layout.cell >= kMinLabelledCell) {
     const double scale = label_scale(layout.cell);
-    for (const auto& label : fitted_labels(cm.classes(), scale)) label_px = std::max(label_px, text_size(label, scale).width);
+    for (const auto& label : fitted_labels(cm.classes(), scale))
+      label_px = std::max(label_px, text_size(label, scale).width);
   }
   const int grid = k * layout.cell;
   layout.left = kMargin + kAxisTitle + label_px + kLabelGap;
@@ -381,7 +323,8 @@ std::vector<unsigned char> render_confusion_png(const ConfusionMatrix& cm) {
       if (!layout.show_counts) continue;
       // Zeros are faint so the errors stand out; dark cells get white digits.
       const cv::Scalar colour = count == 0 ? cv::Scalar(190, 190, 190) : share > 0.5 ? kWhite : kInk;
-      draw_text(img, std::to_string(count), {square.x + cell / 2, square.y + cell / 2}, counts_at, colour, Align::centre);
+      draw_text(img, std::to_string(count), {square.x + cell / 2, square.y + cell / 2}, counts_at, colour,
+                Align::centre);
     }
   }
   cv::rectangle(img, {layout.left - 1, layout.top - 1, grid + 2, grid + 2}, kFrame, 1);

@@ -1,129 +1,30 @@
 #include "tl/trainer.h"
 
 #include <malloc.h>
-#include <unistd.h>
 
-#include <atomic>
 #include <chrono>
-#include <csignal>
 #include <cmath>
-#include <filesystem>
-#include <iomanip>
-#include <optional>
-#include <sstream>
+#include <csignal>
 
-#include "tl/amp.h"
+#include <spdlog/spdlog.h>
+
 #include "tl/checkpoint.h"
 #include "tl/errors.h"
 #include "tl/evaluate.h"
 #include "tl/files.h"
-#include "tl/loader.h"
-#include "tl/logging.h"
-
-namespace fs = std::filesystem;
+#include "tl/progress.h"
 
 namespace tl {
 namespace {
 
-std::atomic<int> g_interrupt{0};
-
-// The first SIGINT/SIGTERM asks for a clean stop after the current batch; a second one ends the
-// process at once (the last checkpoint on disk is still intact: every write is atomic).
-extern "C" void on_interrupt(int sig) {
-  if (g_interrupt.exchange(sig) != 0) ::_exit(128 + sig);
-}
-
 using Clock = std::chrono::steady_clock;
 
-double seconds_since(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
+double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-std::string fixed(double v, int digits = 4) {
-  std::ostringstream s;
-  s << std::fixed << std::setprecision(digits) << v;
-  return s.str();
-}
-
-std::string lr_text(double lr) {
-  std::ostringstream s;
-  s << std::scientific << std::setprecision(2) << lr;
-  return s.str();
-}
-
-// Training batches straight from the images, or from cached outputs of the frozen prefix.
-struct FeatureCache {
-  torch::Tensor features;            // [N, ...] prefix outputs, in sample order (bad samples absent)
-  std::vector<int64_t> row_of;       // sample index -> row in `features`, -1 when it failed to decode
-  torch::Tensor labels;              // [N] int64, per row
-};
-
-FeatureCache build_feature_cache(TransferModel& model, const std::vector<Sample>& samples, const LoaderOptions& base,
-                                 const torch::Device& device) {
-  LoaderOptions options = base;
-  options.shuffle = false;
-  options.augment.reset();
-  options.drop_last = false;
-  Loader loader(samples, options);
-  loader.start_epoch(0);
-  FeatureCache cache;
-  cache.row_of.assign(samples.size(), -1);
-  std::vector<torch::Tensor> parts, labels;
-  int64_t row = 0;
-  model.train(false);
-  while (auto batch = loader.next()) {
-    parts.push_back(model.forward_prefix(batch->images.to(device)).cpu());
-    labels.push_back(batch->labels);
-    for (int64_t index : batch->indices) cache.row_of[static_cast<size_t>(index)] = row++;
-  }
-  if (!parts.empty()) {
-    cache.features = torch::cat(parts);
-    cache.labels = torch::cat(labels);
-  }
-  return cache;
-}
-
-// Batches of cached features in the same order (and with the same composition) as the loader
-// would give for that epoch, so cached and uncached runs see the same batches.
-class CachedBatches {
- public:
-  CachedBatches(const FeatureCache& cache, int64_t batch_size, bool shuffle, bool drop_last, uint64_t seed, int64_t epoch)
-      : cache_(cache), batch_size_(batch_size), drop_last_(drop_last),
-        order_(epoch_order(static_cast<int64_t>(cache.row_of.size()), seed, epoch, shuffle)) {}
-
-  std::optional<Batch> next() {
-    while (position_ < order_.size()) {
-      size_t end = std::min(order_.size(), position_ + static_cast<size_t>(batch_size_));
-      if (drop_last_ && end - position_ < static_cast<size_t>(batch_size_)) return std::nullopt;
-      Batch batch;
-      std::vector<int64_t> rows;
-      for (size_t i = position_; i < end; ++i) {
-        int64_t row = cache_.row_of[static_cast<size_t>(order_[i])];
-        if (row < 0) continue;
-        rows.push_back(row);
-        batch.indices.push_back(order_[i]);
-      }
-      position_ = end;
-      if (rows.empty()) continue;
-      torch::Tensor index = torch::tensor(rows, torch::kLong);
-      batch.images = cache_.features.index_select(0, index);
-      batch.labels = cache_.labels.index_select(0, index);
-      return batch;
-    }
-    return std::nullopt;
-  }
-
- private:
-  const FeatureCache& cache_;
-  int64_t batch_size_;
-  bool drop_last_;
-  std::vector<int64_t> order_;
-  size_t position_ = 0;
-};
-
-LoaderOptions loader_options(const Config& config, const torch::Device& device) {
+LoaderOptions loader_options(const Config& config, const torch::Device& device, Shard shard) {
   LoaderOptions o;
   o.batch_size = config.train.batch_size;
+  o.shard = shard;
   o.drop_last = config.data.drop_last;
   o.seed = config.train.seed;
   o.workers = config.data.workers;
@@ -131,471 +32,405 @@ LoaderOptions loader_options(const Config& config, const torch::Device& device) 
   o.resize = config.data.resize;
   o.max_pixels = config.data.max_pixels;
   o.normalize = config.data.normalize;
-  o.cache_memory = config.data.cache == "memory";
+  o.cache_memory = config.data.cache_memory;
   o.cache_bytes = config.data.cache_bytes;
-  o.fail_on_bad_image = config.data.on_bad_image == "fail";
+  o.fail_on_bad_image = config.data.on_bad_image == BadImagePolicy::Fail;
   o.pin_memory = device.is_cuda();
   return o;
 }
 
-std::unique_ptr<torch::optim::Optimizer> make_optimizer(const OptimConfig& o, std::vector<torch::Tensor> head,
-                                                        std::vector<torch::Tensor> backbone) {
-  auto groups = [&](auto options) {
-    using Options = decltype(options);
-    std::vector<torch::optim::OptimizerParamGroup> g;
-    g.emplace_back(head, std::make_unique<Options>(options));
-    Options slow = options;
-    slow.lr(o.lr * o.backbone_lr_mult);
-    // Always present (possibly empty) so the unfreeze schedule and resume see the same layout.
-    g.emplace_back(backbone, std::make_unique<Options>(slow));
-    return g;
-  };
-  if (o.name == "sgd") {
-    auto opts = torch::optim::SGDOptions(o.lr).momentum(o.momentum).nesterov(o.nesterov).weight_decay(o.weight_decay);
-    return std::make_unique<torch::optim::SGD>(groups(opts), opts);
-  }
-  if (o.name == "adamw") {
-    auto opts = torch::optim::AdamWOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay).amsgrad(o.amsgrad);
-    return std::make_unique<torch::optim::AdamW>(groups(opts), opts);
-  }
-  auto opts = torch::optim::AdamOptions(o.lr).betas({o.betas[0], o.betas[1]}).eps(o.eps).weight_decay(o.weight_decay).amsgrad(o.amsgrad);
-  return std::make_unique<torch::optim::Adam>(groups(opts), opts);
+Json nullable(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
+
+void drop_gradients(const std::vector<torch::Tensor>& params) {
+  // Dropping the gradients (instead of zeroing them) avoids a memset per parameter per step.
+  for (auto p : params) p.mutable_grad().reset();
 }
-
-torch::Tensor class_weight_tensor(const TrainConfig& t, const DatasetIndex& data) {
-  const size_t k = data.classes.size();
-  if (t.class_weights_mode == "list") {
-    if (t.class_weights.size() != k)
-      throw ConfigError("train.class_weights has " + std::to_string(t.class_weights.size()) + " weights but the dataset has " +
-                        std::to_string(k) + " classes");
-    return torch::tensor(t.class_weights, torch::kFloat32);
-  }
-  if (t.class_weights_mode != "balanced") return {};
-  // sklearn's "balanced": n_samples / (n_classes * count_c).
-  std::vector<double> counts(k, 0);
-  for (const auto& s : data.train) counts[static_cast<size_t>(s.label)] += 1;
-  std::vector<double> w(k);
-  for (size_t c = 0; c < k; ++c) w[c] = counts[c] > 0 ? data.train.size() / (k * counts[c]) : 0.0;
-  return torch::tensor(w, torch::kFloat32);
-}
-
-// A progress bar on a terminal, a plain line every ~30 s otherwise (CI logs).
-class Progress {
- public:
-  Progress(int epoch, int epochs, int64_t batches) : epoch_(epoch), epochs_(epochs), batches_(batches), tty_(::isatty(1)) {}
-  void update(int64_t done, int64_t images, double loss, double acc) {
-    double elapsed = seconds_since(start_);
-    double rate = elapsed > 0 ? images / elapsed : 0;
-    double eta = done > 0 ? elapsed / done * (batches_ - done) : 0;
-    std::ostringstream line;
-    line << "  " << done << "/" << batches_ << " - " << fixed(rate, 1) << " img/s - ETA " << static_cast<int>(eta)
-         << "s - loss: " << fixed(loss) << " - acc: " << fixed(acc);
-    if (tty_) {
-      const int width = 20;
-      int filled = batches_ ? static_cast<int>(width * done / batches_) : width;
-      std::string bar = "[" + std::string(filled, '=') + (filled < width ? ">" : "") + std::string(std::max(0, width - filled - 1), '.') + "]";
-      std::fprintf(stdout, "\r\033[K%s%s", bar.c_str(), line.str().c_str());
-      std::fflush(stdout);
-    } else if (seconds_since(last_print_) > 30 || (done == batches_ && elapsed > 30)) {
-      spdlog::info("Epoch {}/{}{}", epoch_, epochs_, line.str());
-      last_print_ = Clock::now();
-    }
-  }
-  void finish() {
-    if (tty_) std::fprintf(stdout, "\r\033[K"), std::fflush(stdout);
-  }
-
- private:
-  int epoch_, epochs_;
-  int64_t batches_;
-  bool tty_;
-  Clock::time_point start_ = Clock::now(), last_print_ = Clock::now();
-};
-
-struct FitState {
-  int epochs_done = 0;
-  std::vector<EpochRecord> history;
-  ImprovementTracker checkpoint, early, plateau;
-  double plateau_factor = 1.0;
-  int best_epoch = 0;
-  bool stopped_early = false;
-  // Mid-epoch interruption: how far the interrupted epoch got.
-  int64_t batches_done = 0;
-  double loss_sum = 0;
-  int64_t correct = 0, seen = 0;
-
-  Json to_json() const {
-    return Json{{"epochs_done", epochs_done}, {"history", history_to_json(history)}, {"checkpoint", checkpoint.to_json()},
-                {"early", early.to_json()}, {"plateau", plateau.to_json()}, {"plateau_factor", plateau_factor},
-                {"best_epoch", best_epoch}, {"stopped_early", stopped_early}, {"batches_done", batches_done},
-                {"loss_sum", loss_sum}, {"correct", correct}, {"seen", seen}};
-  }
-  void from_json(const Json& j) {
-    epochs_done = j.at("epochs_done");
-    history = history_from_json(j.at("history"));
-    checkpoint.from_json(j.at("checkpoint"));
-    early.from_json(j.at("early"));
-    plateau.from_json(j.at("plateau"));
-    plateau_factor = j.at("plateau_factor");
-    best_epoch = j.at("best_epoch");
-    stopped_early = j.at("stopped_early");
-    batches_done = j.at("batches_done");
-    loss_sum = j.at("loss_sum");
-    correct = j.at("correct");
-    seen = j.at("seen");
-  }
-};
 
 }  // namespace
 
-RunFiles::RunFiles(std::string run_dir) : dir(std::move(run_dir)) {
-  auto in = [&](const char* name) { return (fs::path(dir) / name).string(); };
-  best = in("best.pt");
-  last = in("last.pt");
-  resume = in("last.resume.pt");
-  history_csv = in("history.csv");
-  history_json = in("history.json");
-  curves = in("curves.png");
-  config = in("config.json");
-  split = in("split.json");
-  log = in("train.log");
+// ---- the state kept in last.resume.pt ----
+
+Json TrainerState::to_json() const {
+  return Json{{"epochs_done", epochs_done},
+              {"history", history_to_json(history)},
+              {"best", best.to_json()},
+              {"early", early.to_json()},
+              {"plateau", plateau.to_json()},
+              {"plateau_factor", plateau_factor},
+              {"best_epoch", best_epoch},
+              {"stopped_early", stopped_early},
+              {"batches_done", batches_done},
+              {"loss_sum", loss_sum},
+              {"loss_weight", loss_weight},
+              {"correct", correct},
+              {"seen", seen}};
 }
 
-bool ImprovementTracker::improves(double value) const {
-  if (std::isnan(value)) return false;
-  if (!has_best_) return true;
-  return maximize_ ? value > best_ + min_delta_ : value < best_ - min_delta_;
+void TrainerState::from_json(const Json& j) {
+  epochs_done = j.at("epochs_done");
+  history = history_from_json(j.at("history"));
+  best.from_json(j.at("best"));
+  early.from_json(j.at("early"));
+  plateau.from_json(j.at("plateau"));
+  plateau_factor = j.at("plateau_factor");
+  best_epoch = j.at("best_epoch");
+  stopped_early = j.at("stopped_early");
+  batches_done = j.at("batches_done");
+  loss_sum = j.at("loss_sum");
+  loss_weight = j.at("loss_weight");
+  correct = j.at("correct");
+  seen = j.at("seen");
 }
 
-bool ImprovementTracker::update(double value) {
-  if (improves(value)) {
-    best_ = value, has_best_ = true, wait_ = 0;
+// ---- setting up ----
+
+Trainer::Trainer(TrainerSetup setup)
+    : s_(std::move(setup)),
+      tc_(s_.config.train),
+      optimizer_(make_optimizer(s_.config.optim, s_.model.head_parameters(), s_.model.trainable_backbone_parameters())),
+      schedule_(s_.config.optim, tc_.epochs),
+      loss_(tc_.label_smoothing, class_weight_tensor(tc_, s_.data.train, s_.data.classes.size())),
+      scaler_(s_.device, tc_.amp),
+      train_options_(loader_options(s_.config, s_.device, s_.parallel.shard())),
+      eval_options_(loader_options(s_.config, s_.device, s_.parallel.shard())) {
+  train_options_.shuffle = true;
+  if (s_.config.data.augment.enabled()) train_options_.augment = s_.config.data.augment;
+  eval_options_.drop_last = false;
+  eval_options_.cache_memory = false;
+  train_loader_ = std::make_unique<Loader>(s_.data.train, train_options_);
+  val_loader_ = std::make_unique<Loader>(s_.data.val, eval_options_);
+  // CUDA only: channels-last memory (train.channels_last).
+  channels_last_ = tc_.channels_last && s_.device.is_cuda();
+  if (channels_last_) to_channels_last(s_.model.all_parameters());
+
+  const Metric best = effective_metric(tc_.monitor);
+  state_.best = ImprovementTracker(best, metric_maximizes(best, tc_.mode));
+  const auto& es = tc_.early_stopping;
+  const Metric early = effective_metric(es.monitor.value_or(tc_.monitor));
+  state_.early = EarlyStopping(early, metric_maximizes(early, es.monitor ? MonitorMode::Auto : tc_.mode), es.min_delta,
+                               es.patience);
+  const Metric plateau = effective_metric(s_.config.optim.schedule.monitor);
+  state_.plateau = PlateauReducer(plateau, metric_maximizes(plateau), s_.config.optim.schedule.patience);
+  if (s_.config.optim.schedule.warmup_epochs >= tc_.epochs)
+    spdlog::warn(
+        "optim.schedule.warmup_epochs ({}) is not below train.epochs ({}): the learning rate never reaches optim.lr",
+        s_.config.optim.schedule.warmup_epochs, tc_.epochs);
+}
+
+Trainer::~Trainer() = default;
+
+// Without a validation split, val_* monitors fall back to the training metric (said once each).
+Metric Trainer::effective_metric(Metric metric) {
+  if (!s_.data.val.empty() || !is_validation_metric(metric)) return metric;
+  const Metric fallback = training_counterpart(metric);
+  const std::string message =
+      "no validation split: monitoring '" + name_of(fallback) + "' instead of '" + name_of(metric) + "'";
+  if (std::find(warned_fallbacks_.begin(), warned_fallbacks_.end(), message) == warned_fallbacks_.end()) {
+    warned_fallbacks_.push_back(message);
+    spdlog::warn("{}", message);
+  }
+  return fallback;
+}
+
+// ---- the run ----
+
+FitResult Trainer::fit(bool resume) {
+  FitResult result;
+  if (resume && !restore()) {
+    result.nothing_to_do = true;
+  } else {
+    for (int epoch = state_.epochs_done + 1; epoch <= tc_.epochs; ++epoch) {
+      begin_epoch(epoch);
+      EpochRecord record;
+      if (!train_epoch(epoch, record)) {
+        result.interrupted_by = stopped_by_;
+        break;
+      }
+      validate(record);
+      if (end_epoch(record)) break;
+      if (const int signal = s_.parallel.agree_stop(s_.stop_check(epoch, 0)); signal != 0) {
+        result.interrupted_by = signal;
+        spdlog::warn("interrupted after epoch {}: state saved; continue with --resume", epoch);
+        break;
+      }
+    }
+  }
+  result.history = state_.history;
+  result.best_epoch = state_.best_epoch;
+  result.stopped_early = state_.stopped_early;
+  result.final_checkpoint = final_checkpoint();
+  return result;
+}
+
+bool Trainer::restore() {
+  const RunDirectory& dir = s_.outputs.dir();
+  std::string bytes;
+  if (s_.outputs.writer() && dir.has(dir.resume_state())) bytes = read_file(dir.resume_state());
+  s_.parallel.broadcast(bytes);
+  if (bytes.empty()) {
+    spdlog::info("No resume state in {} yet: starting from the beginning", dir.dir());
+    return true;
+  }
+  // Rebuild the parameter groups as they were (the unfreeze schedule so far), then every value.
+  const Json saved = resume_state_json(bytes, dir.resume_state());
+  const int started = saved.at("epochs_done").get<int>() + (saved.at("batches_done").get<int64_t>() > 0 ? 1 : 0);
+  for (const auto& [epoch, spec] : s_.config.model.unfreeze_at)
+    if (epoch <= started)
+      s_.model.set_freeze(spec), add_backbone_parameters(*optimizer_, s_.model.trainable_backbone_parameters());
+  load_resume_state(bytes, dir.resume_state(), s_.model, *optimizer_);
+  state_.from_json(saved);
+  // Whatever the last epoch may not have written (a kill between the state and the history).
+  s_.outputs.save_history(state_.history);
+  if (state_.stopped_early || (state_.epochs_done >= tc_.epochs && state_.batches_done == 0)) {
+    spdlog::info("Nothing left to do: the run in {} finished after epoch {}", dir.dir(), state_.epochs_done);
     return false;
   }
-  if (++wait_ <= patience_) return false;
-  wait_ = 0;
+  spdlog::info("Resuming {} after epoch {}{}", dir.dir(), state_.epochs_done,
+               state_.batches_done ? " (+" + std::to_string(state_.batches_done) + " batches)" : "");
   return true;
 }
 
-Json ImprovementTracker::to_json() const { return Json{{"best", best_}, {"has_best", has_best_}, {"wait", wait_}}; }
-
-void ImprovementTracker::from_json(const Json& j) {
-  best_ = j.at("best");
-  has_best_ = j.at("has_best");
-  wait_ = j.at("wait");
-}
-
-double monitored_value(const EpochRecord& r, const std::string& name) {
-  if (name == "loss") return r.loss;
-  if (name == "acc") return r.acc;
-  if (name == "val_acc") return r.val_acc;
-  return r.val_loss;
-}
-
-bool monitor_maximizes(const std::string& name, const std::string& mode) {
-  if (mode == "max") return true;
-  if (mode == "min") return false;
-  return name.find("acc") != std::string::npos;
-}
-
-double schedule_factor(const ScheduleConfig& s, int epoch, int total_epochs) {
-  double warmup = 1.0;
-  if (s.warmup_epochs > 0 && epoch <= s.warmup_epochs) warmup = static_cast<double>(epoch) / (s.warmup_epochs + 1);
-  if (s.name == "step") return warmup * std::pow(s.gamma, (epoch - 1) / s.step_size);
-  if (s.name == "cosine") {
-    int span = std::max(1, total_epochs - s.warmup_epochs);
-    int t = std::max(0, epoch - 1 - s.warmup_epochs);
-    return warmup * 0.5 * (1 + std::cos(M_PI * t / span));
+void Trainer::begin_epoch(int epoch) {
+  const bool continuing = state_.batches_done > 0;
+  const auto thaw = s_.config.model.unfreeze_at.find(epoch);
+  if (!continuing && thaw != s_.config.model.unfreeze_at.end()) {
+    s_.model.set_freeze(thaw->second);
+    add_backbone_parameters(*optimizer_, s_.model.trainable_backbone_parameters());
+    spdlog::info("Epoch {}: unfreezing to \"{}\" ({} trainable backbone tensors)", epoch, s_.model.freeze_spec(),
+                 s_.model.trainable_backbone_parameters().size());
   }
-  return warmup;
+  if (s_.model.prefix_stages() != cached_prefix_) refresh_feature_cache();
+  lr_ = schedule_.apply(*optimizer_, epoch, state_.plateau_factor);
+  // Dropout draws come from the global generator: seed it per epoch so a resumed run repeats them.
+  if (!continuing) torch::manual_seed(tc_.seed * 1000003ULL + static_cast<uint64_t>(epoch));
 }
 
-void install_interrupt_handlers() {
-  struct sigaction action {};
-  action.sa_handler = on_interrupt;
-  sigemptyset(&action.sa_mask);
-  sigaction(SIGINT, &action, nullptr);
-  sigaction(SIGTERM, &action, nullptr);
-}
-
-int interrupt_signal() { return g_interrupt.load(); }
-
-FitResult fit(const Config& config, const DatasetIndex& data, TransferModel& model, const torch::Device& device,
-              const RunFiles& files, bool resume) {
-  const TrainConfig& tc = config.train;
-  const auto& classes = data.classes;
-  auto optimizer = make_optimizer(config.optim, model.head_parameters(), model.trainable_backbone_parameters());
-  std::vector<double> base_lr{config.optim.lr, config.optim.lr * config.optim.backbone_lr_mult};
-
-  // Replays the unfreeze schedule up to `epoch`: thawed parameters join the backbone group.
-  auto apply_unfreeze = [&](int epoch) {
-    auto it = config.model.unfreeze_at.find(epoch);
-    if (it == config.model.unfreeze_at.end()) return false;
-    auto before = model.trainable_backbone_parameters();
-    model.set_freeze(it->second);
-    auto& group = optimizer->param_groups()[1].params();
-    for (auto& p : model.trainable_backbone_parameters())
-      if (std::none_of(before.begin(), before.end(), [&](const torch::Tensor& b) { return b.is_same(p); })) group.push_back(p);
-    return true;
-  };
-
-  // Without a validation split, val_* monitors fall back to the training metric (with a warning).
-  auto monitor_name = [&](const std::string& name) {
-    if (!data.val.empty() || name.rfind("val_", 0) != 0) return name;
-    spdlog::warn("no validation split: monitoring '{}' instead of '{}'", name.substr(4), name);
-    return name.substr(4);
-  };
-  const auto& es = tc.early_stopping;
-  FitState state;
-  const std::string checkpoint_monitor = monitor_name(tc.monitor);
-  state.checkpoint = ImprovementTracker(checkpoint_monitor, monitor_maximizes(checkpoint_monitor, tc.mode));
-  const std::string early_monitor = es.monitor.empty() ? checkpoint_monitor : monitor_name(es.monitor);
-  state.early = ImprovementTracker(early_monitor, monitor_maximizes(early_monitor, es.monitor.empty() ? tc.mode : "auto"),
-                                   es.min_delta, es.patience);
-  const std::string plateau_monitor = monitor_name(config.optim.schedule.monitor);
-  state.plateau = ImprovementTracker(plateau_monitor, monitor_maximizes(plateau_monitor, "auto"), 0,
-                                     config.optim.schedule.patience);
-
-  if (resume && fs::exists(files.resume)) {
-    // Rebuild the parameter groups as they were, then restore every value.
-    Json saved_state;
-    {
-      torch::serialize::InputArchive probe;
-      probe.load_from(files.resume);
-      c10::IValue text;
-      probe.read("state", text);
-      saved_state = Json::parse(text.toStringRef());
-    }
-    int done = saved_state.at("epochs_done").get<int>() + (saved_state.at("batches_done").get<int64_t>() > 0 ? 1 : 0);
-    for (int e = 1; e <= done; ++e) apply_unfreeze(e);
-    state.from_json(load_resume_state(files.resume, model, *optimizer));
-    if (state.stopped_early || (state.epochs_done >= tc.epochs && state.batches_done == 0)) {
-      spdlog::info("Nothing left to do: the run in {} finished after epoch {}", files.dir, state.epochs_done);
-      FitResult r;
-      r.history = state.history;
-      r.best_epoch = state.best_epoch;
-      r.nothing_to_do = true;
-      return r;
-    }
-    spdlog::info("Resuming {} after epoch {}{}", files.dir, state.epochs_done,
-                 state.batches_done ? " (+" + std::to_string(state.batches_done) + " batches)" : "");
-  } else if (resume) {
-    spdlog::info("No resume state in {} yet: starting from the beginning", files.dir);
-  }
-
-  LoaderOptions train_options = loader_options(config, device);
-  train_options.shuffle = true;
-  if (config.data.augment.enabled()) train_options.augment = config.data.augment;
-  LoaderOptions eval_options = loader_options(config, device);
-  eval_options.drop_last = false;
-  Loader train_loader(data.train, train_options);
-  Loader val_loader(data.val, eval_options);
-
-  // The frozen-feature cache: valid while nothing random happens before the first trainable stage.
-  std::optional<FeatureCache> train_cache, val_cache;
-  size_t cached_prefix = 0;
-  auto refresh_cache = [&]() {
-    train_cache.reset();
-    val_cache.reset();
-    std::string why;
-    if (tc.feature_cache == "off") why = "train.feature_cache is \"off\"";
-    else if (model.prefix_stages() == 0) why = "no frozen layers";
-    else if (config.data.augment.enabled()) why = "augmentation changes the frozen layers' input every epoch";
-    if (why.empty()) {
-      torch::Tensor probe = model.forward_prefix(torch::zeros({1, 3, config.model.input_size, config.model.input_size}, device));
-      int64_t bytes = probe.numel() * 4 * static_cast<int64_t>(data.train.size() + data.val.size());
-      if (bytes > tc.feature_cache_bytes)
-        why = "needs " + std::to_string(bytes >> 20) + " MiB, over train.feature_cache_bytes";
-      else {
-        auto start = Clock::now();
-        train_cache = build_feature_cache(model, data.train, train_options, device);
-        if (!data.val.empty()) val_cache = build_feature_cache(model, data.val, eval_options, device);
-        spdlog::info("Feature cache: on ({} frozen stages, {} MiB, built in {:.1f}s)", model.prefix_stages(), bytes >> 20,
-                     seconds_since(start));
-      }
-    }
-    if (!why.empty()) spdlog::info("Feature cache: off ({})", why);
-    cached_prefix = model.prefix_stages();
-  };
-  refresh_cache();
-
-  torch::Tensor weights = class_weight_tensor(tc, data);
-  auto ce_options = torch::nn::functional::CrossEntropyFuncOptions().label_smoothing(tc.label_smoothing);
-  if (weights.defined()) ce_options.weight(weights.to(device));
-
-  // CUDA only: mixed precision (train.amp) and channels-last memory (train.channels_last).
-  LossScaler scaler(device, tc.amp);
-  const bool channels_last = tc.channels_last && device.is_cuda();
-  if (channels_last) to_channels_last(model.all_parameters());
-
-  FitResult result;
-  for (int epoch = state.epochs_done + 1; epoch <= tc.epochs; ++epoch) {
-    const bool continuing = state.batches_done > 0;
-    if (!continuing && apply_unfreeze(epoch)) {
-      spdlog::info("Epoch {}: unfreezing to \"{}\" ({} trainable backbone tensors)", epoch, model.freeze_spec(),
-                   model.trainable_backbone_parameters().size());
-    }
-    if (model.prefix_stages() != cached_prefix) refresh_cache();
-    const double factor = schedule_factor(config.optim.schedule, epoch, tc.epochs) * state.plateau_factor;
-    for (size_t g = 0; g < optimizer->param_groups().size(); ++g) {
-      double lr = base_lr[std::min<size_t>(g, 1)] * factor;
-      if (config.optim.schedule.name == "plateau") lr = std::max(lr, config.optim.schedule.min_lr);
-      optimizer->param_groups()[g].options().set_lr(lr);
-    }
-    const double lr = optimizer->param_groups()[0].options().get_lr();
-    // Dropout draws come from the global generator: seed it per epoch so a resumed run repeats them.
-    if (!continuing) torch::manual_seed(tc.seed * 1000003ULL + static_cast<uint64_t>(epoch));
-
-    auto start = Clock::now();
-    model.train(true);
-    std::optional<CachedBatches> cached;
-    if (train_cache) cached.emplace(*train_cache, tc.batch_size, true, config.data.drop_last, tc.seed, epoch);
-    else train_loader.start_epoch(epoch);
-    auto next_batch = [&]() { return cached ? cached->next() : train_loader.next(); };
-    const int64_t batches = train_loader.batches_per_epoch();
-    Progress progress(epoch, tc.epochs, batches);
-    int64_t batch_index = 0;
-    double loss_sum = continuing ? state.loss_sum : 0;
-    int64_t correct = continuing ? state.correct : 0, seen = continuing ? state.seen : 0;
-    optimizer->zero_grad();
-    while (auto batch = next_batch()) {
-      if (batch_index++ < state.batches_done) continue;  // already trained before the interruption
-      torch::Tensor x = batch->images.to(device, true), y = batch->labels.to(device, true);
-      if (channels_last && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
-      torch::Tensor logits, loss;
-      {
-        AutocastScope autocast(device, tc.amp);
-        logits = cached ? model.forward_from_prefix(x) : model.forward(x);
-        loss = torch::nn::functional::cross_entropy(logits.to(torch::kFloat32), y, ce_options);
-      }
-      const double loss_value = loss.item<double>();
-      if (!std::isfinite(loss_value)) {
-        progress.finish();
-        throw TrainingError("loss became " + std::string(std::isnan(loss_value) ? "NaN" : "Inf") + " at epoch " +
-                            std::to_string(epoch) + ", batch " + std::to_string(batch_index) +
-                            "; the last good checkpoint is kept (" + files.last +
-                            "); lower optim.lr or set train.clip_grad_norm");
-      }
-      scaler.scale(tc.accumulate > 1 ? loss / tc.accumulate : loss).backward();
-      if (batch_index % tc.accumulate == 0 || batch_index == batches) {
-        std::vector<torch::Tensor> params;
-        for (auto& group : optimizer->param_groups())
-          for (auto& p : group.params()) params.push_back(p);
-        const bool finite = scaler.unscale(params);
-        if (tc.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc.clip_grad_norm);
-        if (finite) optimizer->step();  // fp16: a step whose gradients overflowed is skipped
-        scaler.update(finite);
-        // Dropping the gradients (instead of zeroing them) avoids a memset per parameter per step.
-        for (auto& group : optimizer->param_groups())
-          for (auto& p : group.params()) p.mutable_grad().reset();
-      }
-      const int64_t n = y.size(0);
-      loss_sum += loss_value * n;
-      correct += (logits.argmax(1) == y).sum().item<int64_t>();
-      seen += n;
-      progress.update(batch_index, seen, loss_sum / seen, static_cast<double>(correct) / seen);
-      if (interrupt_signal() && batch_index < batches) {
-        progress.finish();
-        state.batches_done = batch_index;
-        state.loss_sum = loss_sum, state.correct = correct, state.seen = seen;
-        save_resume_state(files.resume, model, *optimizer, state.to_json());
-        spdlog::warn("interrupted by {} during epoch {} after batch {}: resumable state saved to {}; continue with --resume",
-                     interrupt_signal() == SIGINT ? "SIGINT" : "SIGTERM", epoch, batch_index, files.resume);
-        result.history = state.history;
-        result.interrupted_by = interrupt_signal();
-        return result;
-      }
-    }
-    progress.finish();
-    state.batches_done = 0;
-    if (seen == 0) throw DataError("epoch " + std::to_string(epoch) + " had no usable training image");
-
-    EpochRecord record;
-    record.epoch = epoch;
-    record.loss = loss_sum / seen;
-    record.acc = static_cast<double>(correct) / seen;
-    record.lr = lr;
-    model.train(false);
-    if (!data.val.empty()) {
-      AutocastScope autocast(device, tc.amp);
-      std::optional<CachedBatches> val_batches;
-      if (val_cache) val_batches.emplace(*val_cache, tc.batch_size, false, false, tc.seed, 0);
-      else val_loader.start_epoch(0);
-      EvalResult val = evaluate([&] { return val_batches ? val_batches->next() : val_loader.next(); },
-                                [&](const torch::Tensor& x) { return val_batches ? model.forward_from_prefix(x) : model.forward(x); },
-                                classes, device);
-      record.val_loss = val.loss;
-      record.val_acc = val.accuracy;
+// The frozen-feature cache: valid while nothing random happens before the first trainable stage.
+void Trainer::refresh_feature_cache() {
+  train_cache_.reset();
+  val_cache_.reset();
+  cached_prefix_ = s_.model.prefix_stages();
+  std::string why;
+  if (tc_.feature_cache == FeatureCacheMode::Off)
+    why = "train.feature_cache is \"off\"";
+  else if (s_.model.prefix_stages() == 0)
+    why = "no frozen layers";
+  else if (s_.config.data.augment.enabled())
+    why = "augmentation changes the frozen layers' input every epoch";
+  if (why.empty()) {
+    const int64_t samples = static_cast<int64_t>(s_.data.train.size() + s_.data.val.size());
+    const int64_t bytes = FeatureCache::bytes_needed(s_.model, s_.config.model.input_size, samples, s_.device);
+    if (bytes > tc_.feature_cache_bytes) {
+      why = "needs " + bytes_text(bytes) + ", over train.feature_cache_bytes (" + bytes_text(tc_.feature_cache_bytes) +
+            ")";
     } else {
-      record.val_loss = record.val_acc = std::nan("");
-    }
-    record.seconds = seconds_since(start);
-    state.history.push_back(record);
-    state.epochs_done = epoch;
-
-    std::ostringstream line;
-    line << "Epoch " << epoch << "/" << tc.epochs << " - " << fixed(record.seconds, 1) << "s - loss: " << fixed(record.loss)
-         << " - acc: " << fixed(record.acc);
-    if (!data.val.empty()) line << " - val_loss: " << fixed(record.val_loss) << " - val_acc: " << fixed(record.val_acc);
-    line << " - lr: " << lr_text(lr);
-    spdlog::info(line.str());
-
-    // Checkpoints: last.pt every epoch, best.pt when the monitored value improves (Keras' save_best_only).
-    const double value = monitored_value(record, state.checkpoint.name());
-    Json metrics{{"loss", record.loss}, {"acc", record.acc}, {"val_loss", std::isnan(record.val_loss) ? Json(nullptr) : Json(record.val_loss)},
-                 {"val_acc", std::isnan(record.val_acc) ? Json(nullptr) : Json(record.val_acc)}};
-    const std::string& monitor = state.checkpoint.name();
-    if (state.checkpoint.improves(value)) {
-      spdlog::info("{} {} to {}, saving best.pt", monitor,
-                   state.checkpoint.has_best() ? "improved from " + fixed(state.checkpoint.best(), 5) : "is", fixed(value, 5));
-      state.best_epoch = epoch;
-      model.save(files.best, checkpoint_meta(config, classes, model, epoch, metrics));
-    } else {
-      spdlog::info("{} did not improve from {}", monitor, fixed(state.checkpoint.best(), 5));
-    }
-    state.checkpoint.update(value);
-
-    // Early stopping (Keras semantics: stop after `patience` epochs without an improvement > min_delta).
-    if (es.enabled && state.early.update(monitored_value(record, state.early.name()))) {
-      state.stopped_early = true;
-      spdlog::info("Early stopping: {} has not improved for {} epochs", state.early.name(), es.patience + 1);
-    }
-    if (config.optim.schedule.name == "plateau" && state.plateau.update(monitored_value(record, state.plateau.name()))) {
-      state.plateau_factor *= config.optim.schedule.factor;
-      spdlog::info("Reducing learning rate: {} has not improved for {} epochs", state.plateau.name(),
-                   config.optim.schedule.patience + 1);
-    }
-
-    model.save(files.last, checkpoint_meta(config, classes, model, epoch, metrics));
-    save_resume_state(files.resume, model, *optimizer, state.to_json());
-    write_file_atomic(files.history_json, history_to_json(state.history).dump(2));
-    write_file_atomic(files.history_csv, history_to_csv(state.history));
-    write_file_atomic(files.curves, render_curves_png(state.history));
-    // main() keeps freed memory in the heap for the training steps (no trimming, a high mmap
-    // threshold); the loader's decoding then fragments it and the resident size crept up ~4 MB an
-    // epoch (VGG16 at 64 px). Handing the free pages back once an epoch keeps it flat.
-    malloc_trim(0);
-    if (state.stopped_early) break;
-    if (interrupt_signal()) {
-      result.interrupted_by = interrupt_signal();
-      spdlog::warn("interrupted after epoch {}: state saved; continue with --resume", epoch);
-      break;
+      const auto start = Clock::now();
+      train_cache_.emplace(s_.model, s_.data.train, train_options_, s_.device);
+      if (!s_.data.val.empty()) val_cache_.emplace(s_.model, s_.data.val, eval_options_, s_.device);
+      spdlog::info("Feature cache: on ({} frozen stages, {}, built in {:.1f}s)", s_.model.prefix_stages(),
+                   bytes_text(bytes), seconds_since(start));
     }
   }
+  if (!why.empty()) spdlog::info("Feature cache: off ({})", why);
+}
 
-  if (es.enabled && es.restore_best && state.best_epoch > 0 && state.best_epoch != state.epochs_done) {
-    spdlog::info("Restoring the weights of the best epoch ({})", state.best_epoch);
-    LoadedCheckpoint best = load_checkpoint(files.best, device);
-    auto source = best.model.all_parameters();
-    auto target = model.all_parameters();
+bool Trainer::train_epoch(int epoch, EpochRecord& record) {
+  const auto start = Clock::now();
+  const bool continuing = state_.batches_done > 0;
+  if (!continuing) state_.loss_sum = state_.loss_weight = 0, state_.correct = state_.seen = 0;
+  s_.model.train(true);
+  std::optional<FeatureCache::Batches> cached;
+  if (train_cache_)
+    cached.emplace(train_cache_->epoch(train_options_, epoch));
+  else
+    train_loader_->start_epoch(epoch);
+  const int64_t steps = train_loader_->batches_per_epoch();
+  Progress progress(epoch, tc_.epochs, steps);
+  double group_weight = 0;
+  int64_t step = 0;
+  drop_gradients(optimizer_parameters(*optimizer_));
+  while (auto batch = cached ? cached->next() : train_loader_->next()) {
+    if (++step <= state_.batches_done) continue;  // trained before the interruption
+    const bool last_of_step = step % tc_.accumulate == 0 || step == steps;
+    s_.parallel.before_backward(optimizer_parameters(*optimizer_), last_of_step);
+    train_batch(*batch, cached.has_value(), step, group_weight);
+    if (!last_of_step) continue;
+    apply_gradients(group_weight);
+    group_weight = 0;
+    progress.update(step, state_.seen, state_.loss_sum / std::max(state_.loss_weight, 1e-30),
+                    double(state_.correct) / double(std::max<int64_t>(state_.seen, 1)));
+    if (step == steps) break;
+    stopped_by_ = s_.parallel.agree_stop(s_.stop_check(epoch, step));
+    if (stopped_by_) {
+      progress.finish();
+      state_.batches_done = step;
+      s_.outputs.save_resume_state(s_.model, *optimizer_, state_.to_json());
+      spdlog::warn(
+          "interrupted by {} during epoch {} after batch {}: resumable state saved to {}; continue with --resume",
+          stopped_by_ == SIGTERM ? "SIGTERM" : "SIGINT", epoch, step, s_.outputs.dir().resume_state());
+      return false;
+    }
+  }
+  progress.finish();
+  state_.batches_done = 0;
+  std::vector<double> totals{state_.loss_sum, state_.loss_weight, double(state_.correct), double(state_.seen)};
+  s_.parallel.sum(totals);
+  if (totals[3] == 0) throw DataError("epoch " + std::to_string(epoch) + " had no usable training image");
+  record.epoch = epoch;
+  record.loss = totals[0] / totals[1];
+  record.acc = totals[2] / totals[3];
+  record.lr = lr_;
+  record.seconds = seconds_since(start);
+  return true;
+}
+
+// Forward and backward of one batch: gradients of the loss's sum accumulate until the step.
+void Trainer::train_batch(const Batch& batch, bool cached, int64_t step, double& group_weight) {
+  if (batch.size() == 0) return;  // nothing of this step for this process
+  torch::Tensor x = batch.images.to(s_.device, true), y = batch.labels.to(s_.device, true);
+  if (channels_last_ && x.dim() == 4) x = x.contiguous(at::MemoryFormat::ChannelsLast);
+  torch::Tensor logits;
+  LossTerms terms;
+  {
+    AutocastScope autocast(s_.device, tc_.amp);
+    logits = cached ? s_.model.forward_from_prefix(x) : s_.model.forward(x);
+    terms = loss_(logits, y);
+  }
+  const double sum = terms.sum.item<double>();
+  const double loss = sum / terms.denominator;
+  if (!std::isfinite(loss)) {
+    const RunDirectory& dir = s_.outputs.dir();
+    throw TrainingError("loss became " + std::string(std::isnan(loss) ? "NaN" : "Inf") + " at epoch " +
+                        std::to_string(state_.epochs_done + 1) + ", batch " + std::to_string(step) + "; " +
+                        (dir.has(dir.last()) ? "the last good checkpoint is kept (" + dir.last() + ")"
+                                             : "no checkpoint was written yet") +
+                        "; lower optim.lr or set train.clip_grad_norm");
+  }
+  scaler_.scale(terms.sum).backward();
+  group_weight += terms.denominator;
+  state_.loss_sum += sum;
+  state_.loss_weight += terms.denominator;
+  state_.correct += (logits.argmax(1) == y).sum().item<int64_t>();
+  state_.seen += y.size(0);
+}
+
+// The optimizer step: gradients summed over processes, divided once by the summed loss
+// denominators (the mean over the whole step) and the loss scale, clipped, applied, dropped.
+void Trainer::apply_gradients(double group_weight) {
+  const std::vector<torch::Tensor> params = optimizer_parameters(*optimizer_);
+  const double total = s_.parallel.reduce_gradients(params, group_weight);
+  if (total > 0) {
     torch::NoGradGuard no_grad;
-    for (size_t i = 0; i < target.size(); ++i) target[i].copy_(source[i]);
+    const double divisor = total * scaler_.value();
+    for (const auto& p : params)
+      if (p.grad().defined()) p.mutable_grad().div_(divisor);
+    const bool finite = scaler_.gradients_finite(params);
+    if (tc_.clip_grad_norm > 0) torch::nn::utils::clip_grad_norm_(params, tc_.clip_grad_norm);
+    if (finite) optimizer_->step();  // fp16: a step whose gradients overflowed is skipped
+    scaler_.update(finite);
   }
-  result.history = state.history;
-  result.best_epoch = state.best_epoch;
-  result.best_value = state.checkpoint.best();
-  result.stopped_early = state.stopped_early;
-  return result;
+  drop_gradients(params);
+}
+
+void Trainer::validate(EpochRecord& record) {
+  record.val_loss = record.val_acc = std::nan("");
+  if (s_.data.val.empty()) return;
+  s_.model.train(false);
+  s_.parallel.broadcast_tensors(s_.model.buffers());  // every rank scores with rank 0's BatchNorm statistics
+  AutocastScope autocast(s_.device, tc_.amp);
+  std::optional<FeatureCache::Batches> cached;
+  if (val_cache_)
+    cached.emplace(val_cache_->epoch(eval_options_, 0));
+  else
+    val_loader_->start_epoch(0);
+  const EvalResult val =
+      evaluate([&] { return cached ? cached->next() : val_loader_->next(); },
+               [&](const torch::Tensor& x) { return cached ? s_.model.forward_from_prefix(x) : s_.model.forward(x); },
+               s_.data.classes, s_.device, loss_.label_smoothing());
+  std::vector<double> totals{val.loss * double(val.total), double(val.correct), double(val.total)};
+  s_.parallel.sum(totals);
+  record.val_loss = totals[0] / totals[2];
+  record.val_acc = totals[1] / totals[2];
+}
+
+Json Trainer::epoch_metrics(const EpochRecord& r) const {
+  return Json{{"loss", r.loss}, {"acc", r.acc}, {"val_loss", nullable(r.val_loss)}, {"val_acc", nullable(r.val_acc)}};
+}
+
+bool Trainer::end_epoch(EpochRecord& record) {
+  const int epoch = record.epoch;
+  state_.history.push_back(record);
+  state_.epochs_done = epoch;
+  std::string line = "Epoch " + std::to_string(epoch) + "/" + std::to_string(tc_.epochs) + " - " +
+                     fixed(record.seconds, 1) + "s - loss: " + fixed(record.loss) + " - acc: " + fixed(record.acc);
+  if (!s_.data.val.empty()) line += " - val_loss: " + fixed(record.val_loss) + " - val_acc: " + fixed(record.val_acc);
+  spdlog::info("{} - lr: {}", line, lr_text(record.lr));
+  if (epoch == 1 && s_.config.data.cache_memory) {
+    const CacheStats c = train_loader_->cache_stats();
+    spdlog::info("Memory cache: {} images, {} of {}{}", c.images, bytes_text(c.bytes), bytes_text(c.budget),
+                 c.refused ? " (full: " + std::to_string(c.refused) + " images did not fit)" : "");
+  }
+
+  // ModelCheckpoint(save_best_only): best.pt when the monitored value improves.
+  const Json meta =
+      checkpoint_meta(s_.config, s_.data.classes, s_.model, epoch, epoch_metrics(record), s_.split_digest);
+  const Metric monitor = state_.best.metric();
+  const double value = metric_value(record, monitor);
+  const std::string from = state_.best.has_best()                ? fixed(state_.best.best(), 5)
+                           : metric_maximizes(monitor, tc_.mode) ? "-inf"
+                                                                 : "inf";
+  if (state_.best.record(value)) {
+    spdlog::info("{} improved from {} to {}, saving best.pt", name_of(monitor), from, fixed(value, 5));
+    state_.best_epoch = epoch;
+    s_.outputs.save_checkpoint(s_.outputs.dir().best(), s_.model, meta);
+  } else {
+    spdlog::info("{} did not improve from {}", name_of(monitor), from);
+  }
+  const auto& es = tc_.early_stopping;
+  if (es.enabled) {
+    const bool stop = state_.early.update(epoch, metric_value(record, state_.early.tracker().metric()));
+    if (state_.early.best_epoch() == epoch && !early_stopping_file().empty())
+      s_.outputs.save_checkpoint(early_stopping_file(), s_.model, meta);
+    if (stop) {
+      state_.stopped_early = true;
+      spdlog::info("Early stopping: {} has not improved for {} epochs (best: epoch {})",
+                   name_of(state_.early.tracker().metric()), state_.early.wait(), state_.early.best_epoch());
+    }
+  }
+  if (s_.config.optim.schedule.name == ScheduleName::Plateau &&
+      state_.plateau.update(metric_value(record, state_.plateau.tracker().metric()))) {
+    state_.plateau_factor *= s_.config.optim.schedule.factor;
+    spdlog::info("Reducing the learning rate: {} has not improved for {} epochs",
+                 name_of(state_.plateau.tracker().metric()), s_.config.optim.schedule.patience + 1);
+  }
+  s_.parallel.broadcast_tensors(s_.model.buffers());
+  s_.outputs.save_checkpoint(s_.outputs.dir().last(), s_.model, meta);
+  s_.outputs.save_resume_state(s_.model, *optimizer_, state_.to_json());
+  s_.outputs.save_history(state_.history);
+  // main() keeps freed memory in the heap for the training steps (no trimming, a high mmap
+  // threshold); the loader's decoding then fragments it and the resident size crept up ~4 MB an
+  // epoch (VGG16 at 64 px). Handing the free pages back once an epoch keeps it flat.
+  malloc_trim(0);
+  return state_.stopped_early;
+}
+
+// Where restore_best keeps the early-stopping monitor's best epoch: best.pt when it is the same
+// monitor, else its own file; "" when not needed.
+std::string Trainer::early_stopping_file() const {
+  const auto& es = tc_.early_stopping;
+  if (!es.enabled || !es.restore_best || state_.early.tracker().metric() == state_.best.metric()) return "";
+  return s_.outputs.dir().best_for(name_of(state_.early.tracker().metric()));
+}
+
+// The model the run ends with: best.pt (ModelCheckpoint), except when early stopping ended the
+// run: then the early-stopping monitor's best epoch with restore_best (Keras'
+// restore_best_weights), else the last epoch.
+std::string Trainer::final_checkpoint() const {
+  const RunDirectory& dir = s_.outputs.dir();
+  if (!state_.stopped_early) return dir.best();
+  if (!tc_.early_stopping.restore_best) return dir.last();
+  const std::string own = early_stopping_file();
+  return own.empty() ? dir.best() : own;
 }
 
 }  // namespace tl

@@ -127,7 +127,7 @@ TEST(Augment, WidthShiftWithConstantFillLeavesABlackBorderOnOneSide) {
   const cv::Mat white(60, width, CV_8UC3, cv::Scalar::all(255));
   tl::AugmentConfig config;
   config.width_shift_range = 0.2;  // up to 20 px either way
-  config.fill_mode = "constant";
+  config.fill_mode = tl::FillMode::Constant;
   int widest = 0;
   bool left = false;
   bool right = false;
@@ -150,7 +150,7 @@ TEST(Augment, WidthShiftWithConstantFillLeavesABlackBorderOnOneSide) {
   EXPECT_TRUE(left);
   EXPECT_TRUE(right);
 
-  config.fill_mode = "nearest";  // repeats the edge: never black
+  config.fill_mode = tl::FillMode::Nearest;  // repeats the edge: never black
   for (uint64_t seed = 0; seed < 10; ++seed)
     EXPECT_EQ(cv::countNonZero(grey_of(augment(white, config, seed)) != 255), 0) << "seed " << seed;
 }
@@ -161,7 +161,7 @@ TEST(Augment, RotationZoomAndShearPivotOnTheCentrePixel) {
   config.rotation_range = 90;
   config.zoom_range = 0.5;
   config.shear_range = 40;
-  config.fill_mode = "reflect";
+  config.fill_mode = tl::FillMode::Reflect;
   for (uint64_t seed = 0; seed < 10; ++seed) {
     const cv::Mat out = augment(rgb, config, seed);
     EXPECT_FALSE(same(out, rgb)) << "seed " << seed;

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 
+#include "backbone_fixtures.h"
 #include "test_util.h"
 #include "tl/config.h"
 #include "tl/errors.h"
@@ -11,8 +12,8 @@
 namespace {
 
 using tl::Json;
-using tl::test::RunResult;
 using tl::test::run_tl;
+using tl::test::RunResult;
 namespace fs = std::filesystem;
 
 std::vector<fs::path> shipped_configs() {
@@ -40,7 +41,8 @@ int last_frozen_layer(const Json& layers, const std::string& freeze) {
 // Summary JSON of `config` with `backbone`; fails the test unless stdout is exactly that JSON.
 // One intra-op thread: two OpenMP threads crawl when the 2-core test machine is busy.
 Json summary_json(const fs::path& config, const std::string& backbone) {
-  RunResult r = run_tl({"summary", "--config", config.string(), "--set", "model.backbone=" + backbone, "--set", "threads=1", "--json"});
+  RunResult r = run_tl(
+      {"summary", "--config", config.string(), "--set", "model.backbone=" + backbone, "--set", "threads=1", "--json"});
   EXPECT_EQ(r.exit_code, 0) << config << ": " << r.err;
   try {
     return Json::parse(r.out);
@@ -64,21 +66,20 @@ TEST(Configs, EveryShippedConfigParsesAndValidates) {
 }
 
 TEST(Configs, SummaryRunsOnEveryConfigWithCountsThatFollowItsFreeze) {
-  const std::string features = tl::test::exported_backbone(16, true);
-  const std::string with_classifier = tl::test::exported_backbone(16, false);
-  if (features.empty() || with_classifier.empty())
-    GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone";
+  const std::string features = tl::test::tiny_backbone(16, true);
+  const std::string with_classifier = tl::test::tiny_backbone(16, false);
   for (const auto& path : shipped_configs()) {
     SCOPED_TRACE(path.string());
     const tl::Config config = tl::load_config(path.string(), {});
     // The "vgg" head keeps the pretrained fc1/fc2, so it needs an export with the classifier. The
     // width-16 exports keep this fast: the width changes the counts, not which layers train.
-    Json s = summary_json(path, config.model.head.pool == "vgg" ? with_classifier : features);
+    Json s = summary_json(path, config.model.head.pool == tl::HeadPool::Vgg ? with_classifier : features);
     ASSERT_TRUE(s.contains("layers")) << s;
     const Json& layers = s["layers"];
     int64_t trainable = 0, frozen = 0;
     const int last_frozen = last_frozen_layer(layers, config.model.freeze);
-    if (config.model.freeze != "none") EXPECT_GE(last_frozen, 0) << "freeze \"" << config.model.freeze << "\" names no layer";
+    if (config.model.freeze != "none")
+      EXPECT_GE(last_frozen, 0) << "freeze \"" << config.model.freeze << "\" names no layer";
     for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
       const Json& l = layers[static_cast<size_t>(i)];
       const int64_t params = l["params"];
@@ -101,8 +102,7 @@ TEST(Configs, SummaryRunsOnEveryConfigWithCountsThatFollowItsFreeze) {
 // The Keras original's numbers (issue 4) through the CLI: full-width VGG16 conv base at 224 px,
 // avg -> dropout 0.2 -> dense 100 -> dense 11, frozen through block3_conv3.
 TEST(Configs, Food11HalfSummaryMatchesTheKerasReference) {
-  const std::string full_width = tl::test::exported_backbone(1, true);
-  if (full_width.empty()) GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone";
+  const std::string full_width = tl::test::tiny_backbone(1, true);
   Json s = summary_json(fs::path(TL_SOURCE_DIR) / "configs/food11_half.json", full_width);
   EXPECT_EQ(s["trainable_params"], 13031611);
   EXPECT_EQ(s["frozen_params"], 1735488);
@@ -125,6 +125,26 @@ TEST(Configs, SummaryWithoutClassCountOrDatasetNamesNumClasses) {
                           "--set", "data.root=", "--json"});
   EXPECT_EQ(set.exit_code, tl::kExitConfig) << set.err;
   EXPECT_NE(set.err.find("model.num_classes"), std::string::npos) << set.err;
+}
+
+// summary --out DIR writes the resolved config: every key, with the --set values and the class count.
+TEST(Configs, SummaryWritesTheResolvedConfigWithOut) {
+  tl::test::TempDir dir;
+  const std::string backbone = tl::test::tiny_backbone(16, true);
+  RunResult r =
+      run_tl({"summary", "--config", TL_SOURCE_DIR "/configs/flowers.json", "--set", "model.backbone=" + backbone,
+              "--set", "model.input_size=32", "--set", "threads=1", "--out", dir.str("out/nested"), "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const Json written = Json::parse(tl::test::read_text(dir.path() / "out/nested/config.json"));
+  EXPECT_EQ(written["model"]["backbone"], backbone);
+  EXPECT_EQ(written["model"]["input_size"], 32);
+  EXPECT_EQ(written["model"]["num_classes"], 5);  // flowers.json's five classes
+  for (const auto& item : tl::default_config_json().items()) EXPECT_TRUE(written.contains(item.key())) << item.key();
+  // The config round-trips: the written file gives the same summary.
+  EXPECT_EQ(run_tl({"summary", "--config", dir.str("out/nested/config.json"), "--json"}).out,
+            run_tl({"summary", "--config", TL_SOURCE_DIR "/configs/flowers.json", "--set", "model.backbone=" + backbone,
+                    "--set", "model.input_size=32", "--set", "threads=1", "--json"})
+                .out);
 }
 
 }  // namespace

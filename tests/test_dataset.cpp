@@ -9,6 +9,7 @@
 #include "test_util.h"
 #include "tl/dataset.h"
 #include "tl/errors.h"
+#include "tl/split_record.h"
 
 namespace tl {
 namespace {
@@ -20,8 +21,8 @@ using test::write_garbage;
 using test::write_image;
 using test::write_text;
 
-DataConfig config_for(const std::string& root, const std::string& layout = "auto") {
-  DataConfig data;
+DataConfig config_for(const std::string& root, Layout layout = Layout::Auto) {
+  DataConfig data = default_config().data;
   data.root = root;
   data.layout = layout;
   return data;
@@ -77,10 +78,10 @@ TEST(Dataset, SplitIsDeterministicAndFollowsTheSeed) {
   TempDir dir;
   write_class_tree(dir.path(), {{"a", 30}, {"b", 30}});
   DataConfig data = config_for(dir.str());
-  const Json first = split_to_json(scan_dataset(data));
-  EXPECT_EQ(split_to_json(scan_dataset(data)), first);
+  const Json first = split_record(scan_dataset(data), data);
+  EXPECT_EQ(split_record(scan_dataset(data), data), first);
   data.seed = 7;
-  const Json other = split_to_json(scan_dataset(data));
+  const Json other = split_record(scan_dataset(data), data);
   EXPECT_NE(other["test"], first["test"]);
   EXPECT_EQ(other["test"].size(), first["test"].size());
 }
@@ -115,7 +116,7 @@ TEST(Dataset, Caltech101ExcludesBackgroundAndListedClasses) {
   EXPECT_EQ(index.layout, Layout::Caltech101);
   EXPECT_EQ(index.classes, (std::vector<std::string>{"accordion", "airplanes", "anchor"}));
 
-  data.layout = "caltech101";
+  data.layout = Layout::Caltech101;
   data.exclude = {"BACKGROUND_Google", "anchor"};
   index = scan_dataset(data);
   EXPECT_EQ(index.classes, (std::vector<std::string>{"accordion", "airplanes"}));
@@ -155,9 +156,11 @@ TEST(Dataset, Food11ClassNamesFromClassesTxtConfigOrNumbers) {
   write_text(dir.path() / "classes.txt", "cat\r\ndog\nbird\n\n");
   EXPECT_EQ(scan_dataset(config_for(dir.str())).classes, (std::vector<std::string>{"cat", "dog", "bird"}));
 
-  DataConfig data = config_for(dir.str(), "food11");
-  data.class_names = {"x", "y", "z", "w"};  // more names than labels: fine, K = 4
+  DataConfig data = config_for(dir.str(), Layout::Food11);
+  data.class_names = {"x", "y", "z"};
   EXPECT_EQ(scan_dataset(data).classes, data.class_names);
+  data.class_names = {"x", "y", "z", "w"};  // a name without images is a class that cannot be learnt
+  EXPECT_NE(data_error([&] { scan_dataset(data); }).find("'w'"), std::string::npos);
   data.class_names = {"x", "y"};
   EXPECT_NE(data_error([&] { scan_dataset(data); }).find("label 2"), std::string::npos);
 }
@@ -188,7 +191,7 @@ TEST(Dataset, Fruits360CarvesValidationFromTrainingOrUsesTest) {
   EXPECT_EQ(per_class(index.train, 2), (std::vector<int>{15, 7}));
   EXPECT_EQ(per_class(index.test, 2), (std::vector<int>{4, 3}));
 
-  data.val_from = "test";
+  data.val_from = ValFrom::Test;
   index = scan_dataset(data);
   EXPECT_EQ(index.train.size(), 30u);
   EXPECT_EQ(paths(index.val), paths(index.test));
@@ -205,15 +208,18 @@ TEST(Dataset, FolderWithSplitFolders) {
   EXPECT_EQ(per_class(index.val, 2), (std::vector<int>{1, 2}));
   EXPECT_EQ(per_class(index.test, 2), (std::vector<int>{3, 1}));
 
-  // Without val/ and test/: val carved from train by val_fraction, test empty.
+  // Without val/ and test/: val carved from train by val_fraction, test by data.split's test
+  // fraction (as the layouts table promises), every class keeping a training image.
   fs::remove_all(dir.path() / "validation");
   fs::remove_all(dir.path() / "testing");
   DataConfig data = config_for(dir.str());
   data.val_fraction = 0.5;
   index = scan_dataset(data);
-  EXPECT_EQ(per_class(index.val, 2), (std::vector<int>{2, 3}));  // round(2.0), round(2.5) = 3
-  EXPECT_EQ(per_class(index.train, 2), (std::vector<int>{2, 2}));
-  EXPECT_TRUE(index.test.empty());
+  EXPECT_EQ(per_class(index.val, 2), (std::vector<int>{2, 3}));   // round(2.0), round(2.5) = 3
+  EXPECT_EQ(per_class(index.test, 2), (std::vector<int>{1, 1}));  // round(0.15 n), capped to leave one for train
+  EXPECT_EQ(per_class(index.train, 2), (std::vector<int>{1, 1}));
+  data.split = {0.85, 0.15, 0.0};
+  EXPECT_TRUE(scan_dataset(data).test.empty());
 }
 
 TEST(Dataset, AmbiguousOrUnknownRootIsAnError) {
@@ -221,14 +227,14 @@ TEST(Dataset, AmbiguousOrUnknownRootIsAnError) {
   write_class_tree(dir.path() / "training", {{"a", 2}});
   write_class_tree(dir.path() / "validation", {{"a", 2}});
   write_class_tree(dir.path() / "train", {{"a", 2}});
-  std::string message = data_error([&] { detect_layout(dir.str(), "auto"); });
+  std::string message = data_error([&] { detect_layout(dir.str(), Layout::Auto); });
   EXPECT_NE(message.find("'food11', 'folder'"), std::string::npos) << message;
   EXPECT_NE(message.find("data.layout"), std::string::npos) << message;
-  EXPECT_EQ(detect_layout(dir.str(), "food11"), Layout::Food11);
+  EXPECT_EQ(detect_layout(dir.str(), Layout::Food11), Layout::Food11);
 
   TempDir partial;
   write_class_tree(partial.path() / "Training", {{"a", 2}});
-  message = data_error([&] { detect_layout(partial.str(), "auto"); });
+  message = data_error([&] { detect_layout(partial.str(), Layout::Auto); });
   EXPECT_NE(message.find("fruits360 expects Training/ and Test/"), std::string::npos) << message;
 
   TempDir empty;
@@ -238,15 +244,17 @@ TEST(Dataset, AmbiguousOrUnknownRootIsAnError) {
 TEST(Dataset, SplitJsonListsEverySample) {
   TempDir dir;
   write_class_tree(dir.path(), {{"a", 8}, {"b", 8}});
-  const DatasetIndex index = scan_dataset(config_for(dir.str()));
-  const Json j = split_to_json(index);
+  const DataConfig data = config_for(dir.str());
+  const DatasetIndex index = scan_dataset(data);
+  const Json j = split_record(index, data);
   EXPECT_EQ(j["root"], dir.str());
   EXPECT_EQ(j["layout"], "folder");
   EXPECT_EQ(j["classes"], Json::array({"a", "b"}));
   ASSERT_EQ(j["train"].size(), index.train.size());
   EXPECT_EQ(j["val"].size(), index.val.size());
   EXPECT_EQ(j["test"].size(), index.test.size());
-  EXPECT_EQ(j["train"][0]["path"], index.train[0].path);
+  EXPECT_EQ(dir.path() / j["train"][0]["path"].get<std::string>(),
+            fs::path(index.train[0].path));  // relative to the root
   EXPECT_EQ(j["train"][0]["label"], index.train[0].label);
   EXPECT_EQ(j["train"][0]["class"], index.classes[size_t(index.train[0].label)]);
 }
@@ -274,11 +282,13 @@ TEST(Dataset, HiddenFilesIgnoredAndExtensionsAnyCase) {
 
 TEST(Dataset, SymlinkLoopIsWalkedOnce) {
   TempDir dir;
-  write_class_tree(dir.path(), {{"a", 3}});
+  write_class_tree(dir.path(), {{"a", 3}, {"b", 3}});
   fs::create_directory_symlink(dir.path() / "a", dir.path() / "a" / "loop");
   DataConfig data = config_for(dir.str());
   data.split = {1.0, 0.0, 0.0};
-  EXPECT_EQ(scan_dataset(data).train.size(), 3u);
+  const DatasetIndex index = scan_dataset(data);
+  EXPECT_EQ(index.train.size(), 6u);
+  EXPECT_EQ(index.report.refused_links, std::vector<std::string>{dir.str("a/loop")});
 }
 
 TEST(Dataset, BadFilesAreSkippedOrFail) {
@@ -292,12 +302,13 @@ TEST(Dataset, BadFilesAreSkippedOrFail) {
   data.split = {1.0, 0.0, 0.0};
   const DatasetIndex index = scan_dataset(data);
   EXPECT_EQ(index.train.size(), 12u);
-  ASSERT_EQ(index.skipped_train.size(), 2u);
-  EXPECT_EQ(index.skipped_train[0].first, empty.string());
-  EXPECT_EQ(index.skipped_train[1].first, text.string());
-  EXPECT_FALSE(index.skipped_train[0].second.empty());
+  ASSERT_EQ(index.report.skipped.size(), 2u);
+  EXPECT_EQ(index.report.skipped[0].path, empty.string());
+  EXPECT_EQ(index.report.skipped[1].path, text.string());
+  EXPECT_EQ(index.report.skipped[0].split, "train");
+  EXPECT_FALSE(index.report.skipped[0].reason.empty());
 
-  data.on_bad_image = "fail";
+  data.on_bad_image = BadImagePolicy::Fail;
   const std::string message = data_error([&] { scan_dataset(data); });
   EXPECT_NE(message.find(empty.string()), std::string::npos) << message;
   EXPECT_NE(message.find("set data.on_bad_image to \"skip\""), std::string::npos) << message;
@@ -333,11 +344,13 @@ TEST(Dataset, MissingRootEmptyClassAndMismatchedNamesAreErrors) {
 }
 
 TEST(Dataset, UnreadableDirectoryIsAnError) {
-  if (::geteuid() == 0) GTEST_SKIP() << "root can read any directory";
   TempDir dir;
   write_class_tree(dir.path(), {{"a", 3}, {"b", 3}});
   fs::permissions(dir.path() / "b", fs::perms::none);
-  const std::string message = data_error([&] { scan_dataset(config_for(dir.str())); });
+  const std::string message = [&] {
+    test::WithoutPermissionOverride as_a_user;  // root could read it anyway
+    return data_error([&] { scan_dataset(config_for(dir.str())); });
+  }();
   fs::permissions(dir.path() / "b", fs::perms::owner_all);
   EXPECT_NE(message.find("cannot read directory '" + dir.str("b") + "'"), std::string::npos) << message;
 }

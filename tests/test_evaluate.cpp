@@ -5,6 +5,7 @@
 #include <cmath>
 #include <sstream>
 
+#include "backbone_fixtures.h"
 #include "test_util.h"
 #include "tl/errors.h"
 #include "tl/evaluate.h"
@@ -13,8 +14,8 @@
 namespace {
 
 using tl::Json;
-using tl::test::RunResult;
 using tl::test::run_tl;
+using tl::test::RunResult;
 using tl::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -37,11 +38,12 @@ struct ScriptedBatches {
   }
   tl::EvalResult run(const std::vector<std::string>& classes) {
     next = 0;
-    return tl::evaluate([this]() -> std::optional<tl::Batch> {
-                          if (next == batches.size()) return std::nullopt;
-                          return batches[next++];
-                        },
-                        [](const torch::Tensor& x) { return x; }, classes, torch::kCPU);
+    return tl::evaluate(
+        [this]() -> std::optional<tl::Batch> {
+          if (next == batches.size()) return std::nullopt;
+          return batches[next++];
+        },
+        [](const torch::Tensor& x) { return x; }, classes, torch::kCPU);
   }
 };
 
@@ -69,7 +71,7 @@ const std::vector<std::string> kSix{"ant", "bee", "cat", "dog", "eel", "fox"};
 //   7..8    eel    eel        1
 //   9       cat    fox        3
 const std::vector<std::vector<float>> kLogits{
-    {3, 1, 0, 0, 0, 0}, {2, 0, 1, 0, 0, 0}, {2, 3, 0, 0, 0, 0}, {0, 4, 0, 1, 0, 0},  {1, -2, 3, 1, 1, 1},
+    {3, 1, 0, 0, 0, 0}, {2, 0, 1, 0, 0, 0},  {2, 3, 0, 0, 0, 0}, {0, 4, 0, 1, 0, 0}, {1, -2, 3, 1, 1, 1},
     {0, 0, 2, 0, 0, 0}, {1, 2, 0, -1, 0, 0}, {0, 0, 0, 0, 5, 0}, {1, 0, 0, 0, 2, 0}, {0, 0, 1, 0, 2, 3}};
 const std::vector<int64_t> kLabels{0, 0, 0, 1, 1, 2, 3, 4, 4, 2};
 
@@ -105,7 +107,8 @@ TEST(Evaluate, MetricsMatchHandComputedValues) {
   EXPECT_DOUBLE_EQ(r.top5, 0.8);  // samples 4 and 6 have their true class ranked last
   EXPECT_NEAR(r.loss, mean_cross_entropy(kLogits, kLabels), 1e-5);
   for (int64_t t = 0; t < 6; ++t)
-    for (int64_t p = 0; p < 6; ++p) EXPECT_EQ(r.confusion.at(t, p), kMatrix[t][p]) << "true " << t << " predicted " << p;
+    for (int64_t p = 0; p < 6; ++p)
+      EXPECT_EQ(r.confusion.at(t, p), kMatrix[t][p]) << "true " << t << " predicted " << p;
 
   const auto rows = r.confusion.per_class();
   ASSERT_EQ(rows.size(), 6u);
@@ -119,12 +122,12 @@ TEST(Evaluate, MetricsMatchHandComputedValues) {
   // Macro: plain means over the six classes. Weighted: by support (3, 2, 2, 1, 2, 0) over 10.
   const auto macro = r.confusion.macro_average();
   EXPECT_NEAR(macro.precision, (1 + 1.0 / 3 + 0.5 + 0 + 1 + 0) / 6, 1e-12);  // 17/36
-  EXPECT_NEAR(macro.recall, (2.0 / 3 + 0.5 + 0.5 + 0 + 1 + 0) / 6, 1e-12);    // 4/9
-  EXPECT_NEAR(macro.f1, (0.8 + 0.4 + 0.5 + 0 + 1 + 0) / 6, 1e-12);            // 0.45
+  EXPECT_NEAR(macro.recall, (2.0 / 3 + 0.5 + 0.5 + 0 + 1 + 0) / 6, 1e-12);   // 4/9
+  EXPECT_NEAR(macro.f1, (0.8 + 0.4 + 0.5 + 0 + 1 + 0) / 6, 1e-12);           // 0.45
   EXPECT_EQ(macro.support, 10);
   const auto weighted = r.confusion.weighted_average();
   EXPECT_NEAR(weighted.precision, (3 * 1.0 + 2 * (1.0 / 3) + 2 * 0.5 + 2 * 1.0) / 10, 1e-12);  // 2/3
-  EXPECT_NEAR(weighted.recall, 0.6, 1e-12);  // weighted recall is the accuracy
+  EXPECT_NEAR(weighted.recall, 0.6, 1e-12);                                       // weighted recall is the accuracy
   EXPECT_NEAR(weighted.f1, (3 * 0.8 + 2 * 0.4 + 2 * 0.5 + 2 * 1.0) / 10, 1e-12);  // 0.62
   EXPECT_EQ(weighted.support, 10);
 }
@@ -199,10 +202,6 @@ TEST(Evaluate, NoBatchesGiveZerosNotNaN) {
 
 // ---- `tl-train evaluate` end to end -------------------------------------------------------------
 
-#define REQUIRE_PYTHON_TORCH()                                         \
-  if (tl::test::exported_backbone(16, true).empty())                   \
-  GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone"
-
 // Trains a tiny model (briefly: these tests check bookkeeping, not learning) on a generated
 // five-class food11 tree with 4 test images per class into dir/run; returns the path of best.pt.
 // One intra-op thread (recorded in the checkpoint, so evaluate and predict use it too): on a busy
@@ -210,15 +209,15 @@ TEST(Evaluate, NoBatchesGiveZerosNotNaN) {
 std::string train_five_classes(const TempDir& dir) {
   const std::string data = dir.str("data");
   tl::test::write_food11_dataset(data, 5, 10, 4, 4);
-  const std::string config = tl::test::write_train_config(dir.path() / "run.json", data, tl::test::exported_backbone(16, true),
-                                                          dir.str("run"), R"(, "epochs": 2, "eval_test": false)");
+  const std::string config =
+      tl::test::write_train_config(dir.path() / "run.json", data, tl::test::tiny_backbone(16, true), dir.str("run"),
+                                   R"(, "epochs": 2, "eval_test": false)");
   RunResult r = run_tl({"train", "--config", config, "--quiet", "--set", "threads=1"});
   if (r.exit_code != 0) throw std::runtime_error("training failed: " + r.out + r.err);
   return dir.str("run/best.pt");
 }
 
 TEST(EvaluateCommand, JsonTextAndFilesAgree) {
-  REQUIRE_PYTHON_TORCH();
   TempDir dir;
   const std::string best = train_five_classes(dir);
 
@@ -287,12 +286,12 @@ TEST(EvaluateCommand, JsonTextAndFilesAgree) {
 }
 
 TEST(EvaluateCommand, DatasetWithOtherClassesIsAnErrorListingBoth) {
-  REQUIRE_PYTHON_TORCH();
   TempDir dir;
   const std::string data = dir.str("data");
   tl::test::write_food11_dataset(data, 3, 6, 2, 2);
-  const std::string config = tl::test::write_train_config(dir.path() / "run.json", data, tl::test::exported_backbone(16, true),
-                                                          dir.str("run"), R"(, "epochs": 1, "eval_test": false)");
+  const std::string config =
+      tl::test::write_train_config(dir.path() / "run.json", data, tl::test::tiny_backbone(16, true), dir.str("run"),
+                                   R"(, "epochs": 1, "eval_test": false)");
   ASSERT_EQ(run_tl({"train", "--config", config, "--quiet", "--set", "threads=1"}).exit_code, 0);
   const std::string best = dir.str("run/best.pt");
 

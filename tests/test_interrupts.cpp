@@ -1,19 +1,13 @@
-// Interrupted runs: SIGKILL at random instants (also while checkpoints are being written),
-// SIGINT and SIGTERM, a full disk and a file-size limit. The previous checkpoints must always load,
-// no temporary file may outlive the next start, and --resume must end with the history of an
-// uninterrupted run.
-#include <fcntl.h>
+// Interrupted runs: SIGKILL at chosen instants (also while checkpoints are being written), SIGINT
+// and SIGTERM at chosen batches (through the TL_TEST_FAULT hook, no timing windows), a full disk
+// and a file-size limit. The previous checkpoints must always load, no temporary file may outlive
+// the next start, and --resume must end with the history of an uninterrupted run.
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/statvfs.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <chrono>
-#include <random>
 #include <set>
-#include <thread>
 
+#include "backbone_fixtures.h"
 #include "test_util.h"
 #include "tl/checkpoint.h"
 #include "tl/errors.h"
@@ -21,63 +15,11 @@
 
 namespace {
 
-using tl::test::RunResult;
-using tl::test::run_tl;
-using tl::test::TrainSetup;
 using tl::test::expect_same_history;
+using tl::test::run_tl;
+using tl::test::RunResult;
+using tl::test::TrainSetup;
 namespace fs = std::filesystem;
-using Clock = std::chrono::steady_clock;
-
-// A tl-train process in the background, so that the test can signal it.
-class Process {
- public:
-  Process(const std::vector<std::string>& args, const fs::path& log_base) : out_(log_base.string() + ".out"), err_(log_base.string() + ".err") {
-    std::vector<std::string> all = {TL_BINARY};
-    all.insert(all.end(), args.begin(), args.end());
-    std::vector<char*> argv;
-    for (auto& a : all) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    pid_ = ::fork();
-    if (pid_ == 0) {  // only async-signal-safe calls until exec
-      int out = ::open(out_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      int err = ::open(err_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      ::dup2(out, 1);
-      ::dup2(err, 2);
-      ::execv(argv[0], argv.data());
-      ::_exit(127);
-    }
-  }
-  ~Process() {
-    if (!done_) {
-      ::kill(pid_, SIGKILL);
-      wait();
-    }
-  }
-  bool running() {
-    if (done_) return false;
-    done_ = ::waitpid(pid_, &status_, WNOHANG) == pid_;
-    return !done_;
-  }
-  void signal(int sig) {
-    if (running()) ::kill(pid_, sig);
-  }
-  RunResult wait() {
-    if (!done_) ::waitpid(pid_, &status_, 0);
-    done_ = true;
-    RunResult r;
-    if (WIFEXITED(status_)) r.exit_code = WEXITSTATUS(status_);
-    if (WIFSIGNALED(status_)) r.signal = WTERMSIG(status_);
-    r.out = tl::test::read_text(out_);
-    r.err = tl::test::read_text(err_);
-    return r;
-  }
-
- private:
-  std::string out_, err_;
-  pid_t pid_ = -1;
-  int status_ = 0;
-  bool done_ = false;
-};
 
 std::vector<std::string> temp_files(const fs::path& dir) {
   std::vector<std::string> found;
@@ -85,16 +27,6 @@ std::vector<std::string> temp_files(const fs::path& dir) {
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
     if (it->path().filename().string().find(".tmp-") != std::string::npos) found.push_back(it->path().string());
   return found;
-}
-
-// Waits until `ready()` or the process ends; false on the latter (or after 120 s).
-bool wait_until(Process& p, const std::function<bool()>& ready) {
-  for (auto start = Clock::now(); Clock::now() - start < std::chrono::seconds(120);) {
-    if (ready()) return true;
-    if (!p.running()) return false;
-    std::this_thread::sleep_for(std::chrono::microseconds(200));
-  }
-  return false;
 }
 
 // best.pt and last.pt, when present, are whole checkpoints.
@@ -105,47 +37,37 @@ void expect_checkpoints_load(const fs::path& run) {
   }
 }
 
-double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+const char* const kRun = R"(, "epochs": 3)";
 
-const char* const kRun = R"(, "epochs": 4)";
+// tl-train with a deterministic fault (see fault_injection.h): no timing windows.
+RunResult run_with_fault(const std::string& fault, const std::vector<std::string>& args) {
+  std::string command = "TL_TEST_FAULT=" + fault + " exec " + tl::test::shell_quote(TL_BINARY);
+  for (const auto& a : args) command += " " + tl::test::shell_quote(a);
+  return tl::test::run_shell(command);
+}
 
-TEST(Interrupt, SigkillAtRandomInstantsNeverLosesTheRun) {
-  REQUIRE_PYTHON_TORCH();
+// SIGKILL in the middle of each kind of write (the temporary file written, not yet renamed) and
+// between batches, one after the other on the same run: every checkpoint on disk always loads,
+// and the resumed run ends with the history of an uninterrupted one.
+TEST(Interrupt, SigkillAtChosenInstantsNeverLosesTheRun) {
   TrainSetup s(3, 16, 4, 4);
-  const auto start = Clock::now();
   ASSERT_EQ(run_tl({"train", "--config", s.config("whole", kRun)}).exit_code, 0);
-  const double whole_seconds = seconds_since(start);
-
   const std::string config = s.config("killed", kRun);
   const fs::path run = s.run_dir("killed");
-  std::mt19937 rng(20240611);
-  std::set<std::string> phases;
-  for (int k = 0; k < 8; ++k) {
-    Process p({"train", "--config", config, "--resume"}, s.dir.path() / ("kill" + std::to_string(k)));
-    if (k % 2 == 0) {
-      // Right after the n-th temporary file appears: in the middle of writing a checkpoint, the
-      // resume state, the history or the curves.
-      const size_t n = std::uniform_int_distribution<size_t>(1, 8)(rng);
-      std::set<std::string> seen;
-      wait_until(p, [&] {
-        for (auto& f : temp_files(run)) seen.insert(f);
-        return seen.size() >= n;
-      });
-      for (const auto& f : seen) {
-        const std::string name = fs::path(f).filename().string();
-        phases.insert(name.substr(0, name.find(".tmp-")));
-      }
-    } else {
-      std::this_thread::sleep_for(std::chrono::duration<double>(std::uniform_real_distribution<double>(0.1, 1.0)(rng) * whole_seconds));
-    }
-    p.signal(SIGKILL);
-    RunResult r = p.wait();
-    if (r.exit_code == 0) break;  // the run finished before the kill
+  // A fresh run writes config.json (1), split.json (2), then per epoch best.pt, last.pt,
+  // last.resume.pt, history.json, history.csv, curves.png; a resumed one starts with config.json.
+  const char* const faults[] = {"KILL@write:4", "KILL@1:3",     "KILL@write:3", "KILL@write:4",
+                                "KILL@write:5", "KILL@write:6", "KILL@2:4",     "KILL@write:8"};
+  std::set<std::string> interrupted;
+  for (const char* fault : faults) {
+    SCOPED_TRACE(fault);
+    RunResult r = run_with_fault(fault, {"train", "--config", config, "--resume"});
     EXPECT_EQ(r.signal, SIGKILL) << r.out << r.err;
+    for (const auto& f : temp_files(run))
+      interrupted.insert(fs::path(f).filename().string().substr(0, fs::path(f).filename().string().find(".tmp-")));
     expect_checkpoints_load(run);
   }
-  EXPECT_GE(phases.size(), 2u) << "kills landed while writing too few kinds of file";
-
+  EXPECT_GE(interrupted.size(), 4u) << "the kills hit too few kinds of file";
   RunResult rest = run_tl({"train", "--config", config, "--resume"});
   ASSERT_EQ(rest.exit_code, 0) << rest.out << rest.err;
   EXPECT_EQ(temp_files(run), std::vector<std::string>{});
@@ -155,37 +77,24 @@ TEST(Interrupt, SigkillAtRandomInstantsNeverLosesTheRun) {
 }
 
 TEST(Interrupt, SigintAndSigtermSaveTheStateExitWithTheirCodesAndResume) {
-  REQUIRE_PYTHON_TORCH();
   TrainSetup s(3, 16, 4, 4);
   ASSERT_EQ(run_tl({"train", "--config", s.config("whole", kRun)}).exit_code, 0);
-  const double epoch_seconds = s.history("whole")[1]["seconds"].get<double>();
-  std::mt19937 rng(7);
-  for (const auto& [sig, code, name] : {std::tuple{SIGINT, tl::kExitInterrupted, "SIGINT"}, std::tuple{SIGTERM, tl::kExitTerminated, "SIGTERM"}}) {
+  for (const auto& [fault, code, name, where] :
+       {std::tuple{"INT@1:2", tl::kExitInterrupted, "SIGINT", "during epoch 1 after batch 2"},
+        std::tuple{"TERM@2:5", tl::kExitTerminated, "SIGTERM", "during epoch 2 after batch 5"}}) {
     SCOPED_TRACE(name);
     const std::string config = s.config(name, kRun);
     const fs::path run = s.run_dir(name);
-    const fs::path log = s.dir.path() / name;
-    Process p({"train", "--config", config}, log);
-    if (sig == SIGINT) {
-      // Just before the first batch: the run stops inside epoch 1, with no checkpoint yet.
-      ASSERT_TRUE(wait_until(p, [&] { return tl::test::read_text(log.string() + ".out").find("Feature cache:") != std::string::npos; }));
-    } else {
-      // After the first epoch, at a random point of the second.
-      ASSERT_TRUE(wait_until(p, [&] { return fs::exists(run / "last.resume.pt"); }));
-      std::this_thread::sleep_for(std::chrono::duration<double>(std::uniform_real_distribution<double>(0, 0.8)(rng) * epoch_seconds));
-    }
-    p.signal(sig);
-    RunResult r = p.wait();
-    EXPECT_EQ(r.signal, 0);
-    EXPECT_EQ(r.exit_code, code) << r.out << r.err;
-    if (sig == SIGINT) EXPECT_NE(r.out.find("interrupted by SIGINT during epoch 1"), std::string::npos) << r.out;
-    EXPECT_NE(r.out.find("interrupted"), std::string::npos) << r.out;
+    RunResult r = run_with_fault(fault, {"train", "--config", config});
+    EXPECT_EQ(r.exit_code, code) << r.out << r.err;  // an exit, not a death by the signal: the message below
+    EXPECT_NE(r.out.find(std::string("interrupted by ") + name + " " + where), std::string::npos) << r.out;
     EXPECT_NE(r.out.find("--resume"), std::string::npos) << r.out;
     EXPECT_TRUE(fs::exists(run / "last.resume.pt"));
     EXPECT_EQ(temp_files(run), std::vector<std::string>{});
     expect_checkpoints_load(run);
     RunResult rest = run_tl({"train", "--config", config, "--resume"});
     ASSERT_EQ(rest.exit_code, 0) << rest.out << rest.err;
+    EXPECT_NE(rest.out.find("Resuming"), std::string::npos) << rest.out;
     expect_same_history(s.history("whole"), s.history(name), 1e-6);
   }
 }
@@ -194,11 +103,12 @@ TEST(Interrupt, SigintAndSigtermSaveTheStateExitWithTheirCodesAndResume) {
 // limits the disk) whose checkpoint save must fail cleanly, leaving the first epoch's files whole.
 void expect_failed_save_keeps_the_previous_checkpoint(TrainSetup& s, const fs::path& out, const std::string& limit,
                                                       const std::string& reason) {
-  const std::string config = tl::test::write_train_config(s.dir.path() / "disk.json", s.data, s.backbone, out.string(),
-                                                          R"(, "epochs": 1)");
+  const std::string config =
+      tl::test::write_train_config(s.dir.path() / "disk.json", s.data, s.backbone, out.string(), R"(, "epochs": 1)");
   ASSERT_EQ(run_tl({"train", "--config", config}).exit_code, 0);
   std::map<std::string, std::string> before;
-  for (const char* name : {"best.pt", "last.pt", "last.resume.pt", "history.json"}) before[name] = tl::test::read_text(out / name);
+  for (const char* name : {"best.pt", "last.pt", "last.resume.pt", "history.json"})
+    before[name] = tl::test::read_text(out / name);
 
   RunResult r = tl::test::run_shell(limit + "; exec " + tl::test::shell_quote(TL_BINARY) + " train --config " +
                                     tl::test::shell_quote(config) + " --resume --set train.epochs=2");
@@ -213,7 +123,6 @@ void expect_failed_save_keeps_the_previous_checkpoint(TrainSetup& s, const fs::p
 }
 
 TEST(Interrupt, FullDiskFailsTheSaveAndKeepsThePreviousCheckpoint) {
-  REQUIRE_PYTHON_TORCH();
   TrainSetup s(3, 8, 2, 0);
   const fs::path disk = s.dir.path() / "disk";
   fs::create_directories(disk);
@@ -236,7 +145,6 @@ TEST(Interrupt, FullDiskFailsTheSaveAndKeepsThePreviousCheckpoint) {
 }
 
 TEST(Interrupt, FileSizeLimitFailsTheSaveAndKeepsThePreviousCheckpoint) {
-  REQUIRE_PYTHON_TORCH();
   TrainSetup s(3, 8, 2, 0);
   // ulimit -f counts 512-byte blocks in /bin/sh: 64 KiB holds the logs and the history, not a
   // checkpoint. Without SIGXFSZ ignored the process would die at the first write over the limit.
@@ -244,7 +152,6 @@ TEST(Interrupt, FileSizeLimitFailsTheSaveAndKeepsThePreviousCheckpoint) {
 }
 
 TEST(Interrupt, UnwritableLogFileWarnsOnceAndTrainingGoesOn) {
-  REQUIRE_PYTHON_TORCH();
   if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
   TrainSetup s(3, 4, 2, 0);
   fs::create_directories(s.run_dir("run"));
@@ -257,7 +164,6 @@ TEST(Interrupt, UnwritableLogFileWarnsOnceAndTrainingGoesOn) {
 }
 
 TEST(Interrupt, ResumeOfAFinishedRunRedoesAMissingTestEvaluation) {
-  REQUIRE_PYTHON_TORCH();
   TrainSetup s(3, 4, 2, 2);
   const std::string config = s.config("run", R"(, "epochs": 1)");
   ASSERT_EQ(run_tl({"train", "--config", config}).exit_code, 0);

@@ -2,41 +2,37 @@
 
 #include <fstream>
 
+#include "backbone_fixtures.h"
 #include "test_util.h"
 #include "tl/errors.h"
 #include "tl/model.h"
 
 namespace {
 
-using tl::test::exported_backbone;
 using tl::test::TempDir;
 
-#define REQUIRE_BACKBONE(var, ...)                                                  \
-  std::string var = exported_backbone(__VA_ARGS__);                                 \
-  if (var.empty()) GTEST_SKIP() << "python3-torchvision is not installed: cannot export a backbone"
-
 tl::ModelConfig model_config(const std::string& backbone, const std::string& freeze = "none", int64_t input = 32) {
-  tl::ModelConfig c;
+  tl::ModelConfig c = tl::default_config().model;
   c.backbone = backbone;
   c.freeze = freeze;
   c.input_size = input;
-  c.head.pool = "avg";
+  c.head.pool = tl::HeadPool::Avg;
   c.head.hidden = {100};
   c.head.dropout = {0.2, 0.0};
   return c;
 }
 
 TEST(Model, ExportedFeaturesOnlyBackboneHas13Convs) {
-  REQUIRE_BACKBONE(path, 16, true);
+  const std::string path = tl::test::tiny_backbone(16, true);
   auto model = tl::TransferModel::create(model_config(path), 11, 0);
   EXPECT_EQ(model.conv_layer_count(), 13);
-  auto vgg19 = tl::TransferModel::create(model_config(exported_backbone(16, true, "vgg19")), 11, 0);
+  auto vgg19 = tl::TransferModel::create(model_config(tl::test::tiny_backbone(16, true, "vgg19")), 11, 0);
   EXPECT_EQ(vgg19.conv_layer_count(), 16);
 }
 
 // The Keras original's numbers: VGG16 conv base + avg -> dropout 0.2 -> dense 100 -> dense 11 at 224 px.
 TEST(Model, ParameterCountsMatchTheKerasReference) {
-  REQUIRE_BACKBONE(path, 1, true);
+  const std::string path = tl::test::tiny_backbone(1, true);
   auto half = tl::TransferModel::create(model_config(path, "block3_conv3", 224), 11, 0);
   auto s = half.summary(224);
   EXPECT_EQ(s.trainable_params, 13031611);
@@ -52,9 +48,9 @@ TEST(Model, ParameterCountsMatchTheKerasReference) {
 }
 
 TEST(Model, FreezeSpecsSelectTheRightLayers) {
-  REQUIRE_BACKBONE(path, 16, false);
+  const std::string path = tl::test::tiny_backbone(16, false);
   auto c = model_config(path);
-  c.head.pool = "vgg";
+  c.head.pool = tl::HeadPool::Vgg;
   c.head.hidden = {};
   c.head.dropout = {0.0};
   auto model = tl::TransferModel::create(c, 5, 0);
@@ -78,7 +74,7 @@ TEST(Model, FreezeSpecsSelectTheRightLayers) {
 }
 
 TEST(Model, FrozenWeightsStayPutWhileTrainableOnesMove) {
-  REQUIRE_BACKBONE(path, 16, true);
+  const std::string path = tl::test::tiny_backbone(16, true);
   auto model = tl::TransferModel::create(model_config(path, "block3_conv3"), 3, 0);
   auto all = model.all_parameters();
   std::vector<torch::Tensor> before;
@@ -111,10 +107,10 @@ TEST(Model, FrozenWeightsStayPutWhileTrainableOnesMove) {
 }
 
 TEST(Model, ScriptedForwardMatchesStagedForward) {
-  REQUIRE_BACKBONE(path, 16, false);
-  for (std::string pool : {"avg", "max", "flatten", "vgg"}) {
+  const std::string path = tl::test::tiny_backbone(16, false);
+  for (const std::string pool : {"avg", "max", "flatten", "vgg"}) {
     auto c = model_config(path, "4", 64);
-    c.head.pool = pool;
+    c.head.pool = *tl::parse_choice<tl::HeadPool>(pool);
     if (pool == "vgg") c.head.hidden = {}, c.head.dropout = {0.3};
     auto model = tl::TransferModel::create(c, 4, 0);
     model.train(false);
@@ -128,7 +124,7 @@ TEST(Model, ScriptedForwardMatchesStagedForward) {
 }
 
 TEST(Model, CheckpointReloadsAsBackboneWithTheSameFeatures) {
-  REQUIRE_BACKBONE(path, 16, true);
+  const std::string path = tl::test::tiny_backbone(16, true);
   TempDir dir;
   auto model = tl::TransferModel::create(model_config(path, "none"), 3, 0);
   // Change the backbone so the check cannot pass by reloading the original file.
@@ -148,7 +144,7 @@ TEST(Model, CheckpointReloadsAsBackboneWithTheSameFeatures) {
 
 std::string model_error(const std::string& backbone, const std::string& pool = "avg") {
   auto c = model_config(backbone);
-  c.head.pool = pool;
+  c.head.pool = *tl::parse_choice<tl::HeadPool>(pool);
   if (pool == "vgg") c.head.hidden = {}, c.head.dropout = {0.0};
   try {
     tl::TransferModel::create(c, 3, 0);
@@ -160,7 +156,7 @@ std::string model_error(const std::string& backbone, const std::string& pool = "
 }
 
 TEST(Model, UnusableBackbonesGiveOneLineErrors) {
-  REQUIRE_BACKBONE(features_only, 16, true);
+  const std::string features_only = tl::test::tiny_backbone(16, true);
   TempDir dir;
   EXPECT_NE(model_error(dir.str("missing.pt")).find("no such file"), std::string::npos);
   tl::test::write_text(dir.path() / "random.pt", std::string(5000, '\x7f'));
@@ -171,9 +167,13 @@ TEST(Model, UnusableBackbonesGiveOneLineErrors) {
   EXPECT_NE(model_error(features_only, "vgg").find("--features-only"), std::string::npos);
 
   std::string python = tl::test::python_with_torch();
-  auto r = tl::test::run_shell(python + " -c \"import torch, torchvision; "
-                               "torch.save(torchvision.models.vgg11().features.state_dict(), '" + dir.str("sd.pt") + "'); "
-                               "torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), '" + dir.str("linear.pt") + "')\"");
+  auto r = tl::test::run_shell(python +
+                               " -c \"import torch, torchvision; "
+                               "torch.save(torchvision.models.vgg11().features.state_dict(), '" +
+                               dir.str("sd.pt") +
+                               "'); "
+                               "torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), '" +
+                               dir.str("linear.pt") + "')\"");
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(model_error(dir.str("sd.pt")).find("state_dict"), std::string::npos);
   EXPECT_NE(model_error(dir.str("linear.pt")).find("no 'features'"), std::string::npos);

@@ -9,6 +9,7 @@
 #include <random>
 #include <sstream>
 
+#include "backbone_fixtures.h"
 #include "test_util.h"
 #include "tl/config.h"
 #include "tl/errors.h"
@@ -17,8 +18,8 @@
 namespace {
 
 using tl::Json;
-using tl::test::RunResult;
 using tl::test::run_tl;
+using tl::test::RunResult;
 using tl::test::TempDir;
 namespace fs = std::filesystem;
 
@@ -29,7 +30,7 @@ std::string train_three_classes(const TempDir& dir, int epochs) {
   const std::string data = dir.str("data");
   tl::test::write_food11_dataset(data, 3, 12, 4, 0);
   const std::string config =
-      tl::test::write_train_config(dir.path() / "run.json", data, tl::test::exported_backbone(16, true), dir.str("run"),
+      tl::test::write_train_config(dir.path() / "run.json", data, tl::test::tiny_backbone(16, true), dir.str("run"),
                                    ", \"epochs\": " + std::to_string(epochs) + ", \"eval_test\": false");
   RunResult r = run_tl({"train", "--config", config, "--quiet", "--set", "threads=1"});
   if (r.exit_code != 0) throw std::runtime_error("training failed: " + r.out + r.err);
@@ -57,22 +58,16 @@ std::map<std::string, double> probabilities(const Json& line) {
   return p;
 }
 
-class PredictCommand : public ::testing::Test {
- protected:
-  void SetUp() override {
-    if (tl::test::exported_backbone(16, true).empty())
-      GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone";
-  }
-};
+class PredictCommand : public ::testing::Test {};
 
 TEST_F(PredictCommand, ClassifiesImagesInNestedFoldersAsJsonLines) {
   TempDir dir;
   const std::string best = train_three_classes(dir, 8);
   // Seven images of known classes spread over nested folders, plus a file that is not an image.
   const fs::path in = dir.path() / "in";
-  const std::vector<std::pair<std::string, int>> images{{"a.png", 0},         {"b.png", 1},          {"sub/c.png", 2},
-                                                        {"sub/d.png", 0},     {"sub/deep/e.png", 1}, {"sub/deep/f.png", 2},
-                                                        {"sub/deep/g.jpg", 0}};
+  const std::vector<std::pair<std::string, int>> images{
+      {"a.png", 0},          {"b.png", 1},          {"sub/c.png", 2},     {"sub/d.png", 0},
+      {"sub/deep/e.png", 1}, {"sub/deep/f.png", 2}, {"sub/deep/g.jpg", 0}};
   unsigned seed = 100;
   for (const auto& [name, label] : images) write_class_image(in / name, label, seed++);
   tl::test::write_text(in / "sub/notes.txt", "not an image");
@@ -91,7 +86,8 @@ TEST_F(PredictCommand, ClassifiesImagesInNestedFoldersAsJsonLines) {
     ASSERT_EQ(top.size(), 3u) << "--top-k 10 is clamped to the 3 classes";
     double sum = 0;
     for (size_t j = 0; j < top.size(); ++j) {
-      EXPECT_EQ(top[j]["label"], std::to_string(top[j]["index"].get<int>()));  // food11 labels name the classes "0".."2"
+      EXPECT_EQ(top[j]["label"],
+                std::to_string(top[j]["index"].get<int>()));  // food11 labels name the classes "0".."2"
       sum += top[j]["prob"].get<double>();
       if (j > 0) EXPECT_GE(top[j - 1]["prob"].get<double>(), top[j]["prob"].get<double>());
     }
@@ -119,7 +115,8 @@ TEST_F(PredictCommand, BadImageIsReportedAndTheRestArePredicted) {
   write_class_image(in / "good2.png", 2, 2);
   tl::test::write_text(in / "bad.jpg", "this is text, not a JPEG");
   fs::create_directories(dir.path() / "empty");
-  RunResult r = run_tl({"predict", "--checkpoint", best, in.string(), dir.str("missing.png"), dir.str("empty"), "--json"});
+  RunResult r =
+      run_tl({"predict", "--checkpoint", best, in.string(), dir.str("missing.png"), dir.str("empty"), "--json"});
   EXPECT_EQ(r.exit_code, tl::kExitPredict) << r.err;
   EXPECT_NE(r.err.find("bad.jpg"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("missing.png"), std::string::npos) << r.err;

@@ -1,6 +1,8 @@
 #pragma once
 // Shared helpers for the tests: temporary directories, running the tl-train binary, and small
 // fixtures (tiny random-weight backbones exported once per test process).
+#include <linux/capability.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -30,7 +32,9 @@ class TempDir {
     fs::remove_all(path_, ec);
   }
   const fs::path& path() const { return path_; }
-  std::string str(const std::string& child = "") const { return child.empty() ? path_.string() : (path_ / child).string(); }
+  std::string str(const std::string& child = "") const {
+    return child.empty() ? path_.string() : (path_ / child).string();
+  }
 
  private:
   fs::path path_;
@@ -49,8 +53,8 @@ inline std::string read_text(const fs::path& path) {
 }
 
 struct RunResult {
-  int exit_code = -1;      // the process's exit status; -1 when it ended by a signal
-  int signal = 0;          // the signal that ended it, if any
+  int exit_code = -1;  // the process's exit status; -1 when it ended by a signal
+  int signal = 0;      // the signal that ended it, if any
   std::string out, err;
 };
 
@@ -60,16 +64,48 @@ inline std::string shell_quote(const std::string& s) {
   return q + "'";
 }
 
+// Permission checks apply to root too while this lives: the calling thread (and threads it starts)
+// loses CAP_DAC_OVERRIDE and CAP_DAC_READ_SEARCH, so chmod 000 files can be tested when run as root.
+class WithoutPermissionOverride {
+ public:
+  WithoutPermissionOverride() {
+    header_.version = _LINUX_CAPABILITY_VERSION_3;
+    if (::syscall(SYS_capget, &header_, saved_) != 0) return;
+    __user_cap_data_struct lowered[2] = {saved_[0], saved_[1]};
+    lowered[0].effective &= ~((1u << CAP_DAC_OVERRIDE) | (1u << CAP_DAC_READ_SEARCH));
+    active_ = ::syscall(SYS_capset, &header_, lowered) == 0;
+  }
+  ~WithoutPermissionOverride() {
+    if (active_) ::syscall(SYS_capset, &header_, saved_);
+  }
+  WithoutPermissionOverride(const WithoutPermissionOverride&) = delete;
+  WithoutPermissionOverride& operator=(const WithoutPermissionOverride&) = delete;
+
+ private:
+  __user_cap_header_struct header_{};
+  __user_cap_data_struct saved_[2]{};
+  bool active_ = false;
+};
+
+// The same for a tl-train process: a prefix for its command line when running as root.
+inline std::string without_permission_override_prefix() {
+  return ::geteuid() == 0 ? "setpriv --bounding-set=-dac_override,-dac_read_search " : "";
+}
+
 // Runs a shell command, capturing stdout and stderr separately.
 inline RunResult run_shell(const std::string& command) {
   static int counter = 0;
-  std::string base = (fs::temp_directory_path() / ("tl_run_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))).string();
-  int status = std::system((command + " >" + base + ".out 2>" + base + ".err").c_str());
+  std::string base =
+      (fs::temp_directory_path() / ("tl_run_" + std::to_string(::getpid()) + "_" + std::to_string(counter++))).string();
+  int status =
+      std::system(("{ " + command + "\n} >" + base + ".out 2>" + base + ".err").c_str());  // all of a compound command
   RunResult r;
   if (WIFEXITED(status)) r.exit_code = WEXITSTATUS(status);
   // system() runs /bin/sh; a child killed by a signal shows as 128+N from the shell.
-  if (WIFSIGNALED(status)) r.signal = WTERMSIG(status);
-  else if (r.exit_code > 128 && r.exit_code < 160) r.signal = r.exit_code - 128;
+  if (WIFSIGNALED(status))
+    r.signal = WTERMSIG(status);
+  else if (r.exit_code > 128 && r.exit_code < 160)
+    r.signal = r.exit_code - 128;
   r.out = read_text(base + ".out");
   r.err = read_text(base + ".err");
   fs::remove(base + ".out");
@@ -78,43 +114,18 @@ inline RunResult run_shell(const std::string& command) {
 }
 
 // Runs the tl-train binary built with these tests.
-inline RunResult run_tl(const std::vector<std::string>& args) {
-  std::string command = shell_quote(TL_BINARY);
+inline RunResult run_tl(const std::vector<std::string>& args, const std::string& prefix = "") {
+  std::string command = prefix + shell_quote(TL_BINARY);
   for (const auto& a : args) command += " " + shell_quote(a);
   return run_shell(command);
 }
 
-// The Python that has Debian's torch (the PATH's python3 may be another one).
+// The Python that has Debian's torch (the PATH's python3 may be another one); "" when none has.
 inline std::string python_with_torch() {
   for (const char* candidate : {"/usr/bin/python3", "python3"}) {
     if (run_shell(std::string(candidate) + " -c 'import torch, torchvision'").exit_code == 0) return candidate;
   }
   return "";
-}
-
-// A random-weight VGG16-shaped TorchScript backbone exported with scripts/export_vgg16.py.
-// width_div 16 makes a tiny network for fast tests. Exports are kept in the build tree (keyed by
-// the export script's content) so that CTest's one-process-per-test runs export each file once.
-// Returns "" when Python with torchvision is missing (callers GTEST_SKIP with a message).
-inline std::string exported_backbone(int width_div = 16, bool features_only = false, const std::string& arch = "vgg16") {
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  const std::string script = std::string(TL_SOURCE_DIR) + "/scripts/export_vgg16.py";
-  const size_t version = std::hash<std::string>{}(read_text(script));
-  fs::path dir = fs::path(TL_FIXTURE_DIR);
-  fs::create_directories(dir);
-  std::string out = (dir / (arch + "_w" + std::to_string(width_div) + (features_only ? "_f" : "") + "_" +
-                            std::to_string(version % 1000000007) + ".pt")).string();
-  if (fs::exists(out)) return out;
-  std::string python = python_with_torch();
-  if (python.empty()) return "";
-  // The script writes a temporary file and renames it, so concurrent test processes are safe.
-  std::string command = python + " " + shell_quote(script) + " --weights random --seed 0 --arch " + arch +
-                        " --width-div " + std::to_string(width_div) + (features_only ? " --features-only" : "") +
-                        " --out " + shell_quote(out);
-  RunResult r = run_shell(command);
-  if (r.exit_code != 0) throw std::runtime_error("export failed: " + r.err);
-  return out;
 }
 
 }  // namespace tl::test

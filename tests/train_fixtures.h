@@ -2,11 +2,12 @@
 // Small learnable datasets and configs for end-to-end tests: each class is a distinct colour with
 // per-image noise, so even a random-weight backbone separates them within a few epochs.
 #include <gtest/gtest.h>
-#include <opencv2/imgcodecs.hpp>
 #include <opencv2/core.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 #include <random>
 
+#include "backbone_fixtures.h"
 #include "test_util.h"
 #include "tl/config.h"
 
@@ -27,35 +28,41 @@ inline cv::Mat class_image(int label, int size, std::mt19937& rng) {
 inline void write_food11_dataset(const fs::path& root, int classes, int train_per_class, int val_per_class,
                                  int test_per_class, int size = 32, unsigned seed = 1) {
   std::mt19937 rng(seed);
-  const std::pair<const char*, int> splits[] = {{"training", train_per_class}, {"validation", val_per_class},
-                                                {"evaluation", test_per_class}};
+  const std::pair<const char*, int> splits[] = {
+      {"training", train_per_class}, {"validation", val_per_class}, {"evaluation", test_per_class}};
   for (const auto& [split, count] : splits) {
     fs::create_directories(root / split);
     for (int c = 0; c < classes; ++c)
       for (int i = 0; i < count; ++i)
-        cv::imwrite((root / split / (std::to_string(c) + "_" + std::to_string(i) + ".png")).string(), class_image(c, size, rng));
+        cv::imwrite((root / split / (std::to_string(c) + "_" + std::to_string(i) + ".png")).string(),
+                    class_image(c, size, rng));
   }
 }
 
-// A config for a short CPU run on such a dataset with the tiny exported backbone.
+// A config for a short CPU run on such a dataset with the tiny exported backbone. `extra_train` and
+// `model_extra` are extra members (", \"epochs\": 6") that replace the defaults here.
 inline std::string write_train_config(const fs::path& path, const std::string& data_root, const std::string& backbone,
                                       const std::string& out, const std::string& extra_train = "",
                                       const std::string& model_extra = "") {
-  std::string text = R"({
-  "threads": 1,
-  "data": {"root": ")" + data_root + R"(", "layout": "food11", "workers": 1},
-  "model": {"backbone": ")" + backbone + R"(", "input_size": 32, "freeze": "none",
-            "head": {"pool": "avg", "hidden": [16], "dropout": 0.0})" + model_extra + R"(},
-  "optim": {"name": "adam", "lr": 0.001},
-  "train": {"epochs": 3, "batch_size": 8, "seed": 3, "out": ")" + out + R"(")" + extra_train + R"(}
-})";
-  write_text(path, text);
+  tl::Json config = {{"threads", 1},
+                     {"data", {{"root", data_root}, {"layout", "food11"}, {"workers", 1}}},
+                     {"model",
+                      {{"backbone", backbone},
+                       {"input_size", 32},
+                       {"freeze", "none"},
+                       {"head", {{"pool", "avg"}, {"hidden", {16}}, {"dropout", 0.0}}}}},
+                     {"optim", {{"name", "adam"}, {"lr", 0.001}}},
+                     {"train", {{"epochs", 3}, {"batch_size", 8}, {"seed", 3}, {"out", out}}}};
+  const auto members = [](const std::string& extra) {
+    const size_t comma = extra.find(',');
+    return tl::Json::parse("{" + (comma == std::string::npos ? extra : extra.substr(comma + 1)) + "}");
+  };
+  const tl::Json train = members(extra_train), model = members(model_extra);
+  for (const auto& [key, value] : train.items()) config["train"][key] = value;
+  for (const auto& [key, value] : model.items()) config["model"][key] = value;
+  write_text(path, config.dump(2));
   return path.string();
 }
-
-#define REQUIRE_PYTHON_TORCH()                                                               \
-  if (tl::test::exported_backbone(16, true).empty())                                         \
-  GTEST_SKIP() << "python3-torchvision is not installed: cannot export a test backbone"
 
 // A temporary directory with the tiny backbone and a learnable Food-11 style dataset in data/;
 // config(name) writes <name>.json for a run into <dir>/<name>.
@@ -64,15 +71,18 @@ struct TrainSetup {
   std::string backbone;
   std::string data;
   explicit TrainSetup(int classes = 3, int per_class = 12, int val_per_class = 4, int test_per_class = 4) {
-    backbone = exported_backbone(16, true);
+    backbone = tl::test::tiny_backbone(16, true);
     data = dir.str("data");
     write_food11_dataset(data, classes, per_class, val_per_class, test_per_class);
   }
-  std::string config(const std::string& name, const std::string& extra_train = "", const std::string& model_extra = "") {
+  std::string config(const std::string& name, const std::string& extra_train = "",
+                     const std::string& model_extra = "") {
     return write_train_config(dir.path() / (name + ".json"), data, backbone, dir.str(name), extra_train, model_extra);
   }
   std::string run_dir(const std::string& name) const { return dir.str(name); }
-  tl::Json history(const std::string& name) const { return tl::Json::parse(read_text(dir.path() / name / "history.json")); }
+  tl::Json history(const std::string& name) const {
+    return tl::Json::parse(read_text(dir.path() / name / "history.json"));
+  }
 };
 
 // Same epochs with the same loss, acc, val_loss, val_acc and lr (seconds differ).

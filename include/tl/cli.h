@@ -13,25 +13,25 @@ struct CliOptions {
   // train / summary
   std::string config_path;             // --config
   std::vector<std::string> overrides;  // --set key=value, in order (a later one wins)
-  bool resume = false;                 // --resume: continue from RUN/last.pt
+  bool resume = false;                 // --resume: continue from RUN/last.resume.pt
   bool overwrite = false;              // --overwrite: reuse a non-empty run directory
   // evaluate / predict
-  std::string checkpoint;              // --checkpoint
-  std::string data_root;               // --data: dataset root (default: the one recorded in the checkpoint)
-  std::string split = "test";          // --split test|val|train
-  std::string out_dir;                 // --out
-  std::vector<std::string> inputs;     // predict: images or directories
-  int top_k = 5;                       // --top-k
-  int batch = 0;                       // --batch (0 = the training batch size)
-  std::string tta = "none";            // --tta none|flip
-  std::string device;                  // --device (overrides the config/checkpoint)
-  bool json = false;                   // --json: machine-readable stdout
-  bool quiet = false;                  // --quiet: warnings and errors only
+  std::string checkpoint;           // --checkpoint
+  std::string data_root;            // --data: dataset root (default: the one recorded in the checkpoint)
+  std::string split = "test";       // --split test|val|train
+  std::string out_dir;              // --out (evaluate: output folder; summary: where config.json goes)
+  std::vector<std::string> inputs;  // predict: images or directories
+  int top_k = 5;                    // --top-k
+  int batch = 0;                    // --batch (0 = the training batch size)
+  std::string tta = "none";         // --tta none|flip
+  std::string device;               // --device (overrides the config/checkpoint)
+  bool json = false;                // --json: machine-readable stdout
+  bool quiet = false;               // --quiet: warnings and errors only
 };
 
 struct CliParse {
-  bool run = false;      // false: nothing to run (help/version printed, or an error)
-  int exit_code = 0;     // meaningful when run is false
+  bool run = false;   // false: nothing to run (help/version printed, or an error)
+  int exit_code = 0;  // meaningful when run is false
   CliOptions options;
 };
 

@@ -11,7 +11,7 @@ namespace tl {
 torch::Device resolve_device(const std::string& spec);
 
 // Sets LibTorch's intra-op thread count (0 = all cores) and returns the count in force. Debian's
-// LibTorch starts with 1 thread on a 2-core machine (DESIGN.md section 2).
+// LibTorch starts with 1 thread on a 2-core machine (measured with Debian's libtorch 1.13).
 int configure_threads(int threads);
 
 // The BLAS library this process uses for matrix multiplies, e.g. "openblas" or "reference".

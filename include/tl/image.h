@@ -3,8 +3,8 @@
 #include <cstdint>
 #include <string>
 
-#include <opencv2/core.hpp>
 #include <torch/torch.h>
+#include <opencv2/core.hpp>
 
 #include "tl/config.h"
 
@@ -15,10 +15,18 @@ struct ImageError : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-// Cheap check without decoding pixels: readable, non-empty, a known image signature, a complete
-// JPEG (end-of-image marker) or PNG (IEND chunk), header dimensions within max_pixels (parsed for
-// JPEG, PNG, BMP, WebP and TIFF; a header without them is checked after decoding). Throws ImageError.
-void probe_image(const std::string& path, int64_t max_pixels);
+// What probing a file learnt.
+struct ProbeResult {
+  int64_t width = 0, height = 0;   // from the header; 0 when it holds no size we read
+  uint64_t device = 0, inode = 0;  // the file's identity: links and hard links to it share it
+  std::string hash;                // 128-bit xxHash (XXH3) of the bytes, 32 hex digits, when asked
+};
+
+// Cheap check without decoding pixels: a regular file (never blocks on a named pipe), readable,
+// non-empty, a known image signature, a complete JPEG (end-of-image marker) or PNG (IEND chunk),
+// header dimensions within max_pixels (parsed for JPEG, PNG, BMP, WebP and TIFF; a header without
+// them is checked after decoding). With `hash`, also hashes the whole file. Throws ImageError.
+ProbeResult probe_image(const std::string& path, int64_t max_pixels, bool hash = false);
 
 // Decodes any supported file into a 3-channel 8-bit RGB image: grayscale, palette, 16-bit (scaled,
 // not truncated) and CMYK inputs are converted, alpha is dropped (not composited, as PIL's
@@ -27,9 +35,9 @@ void probe_image(const std::string& path, int64_t max_pixels);
 // that side >= target_size. Throws ImageError.
 cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target_size = 0);
 
-// Resizes to size x size: "stretch" (Keras load_img target_size) or "shorter_center_crop"
-// (torchvision Resize(size) + CenterCrop(size)).
-cv::Mat resize_image(const cv::Mat& rgb, int64_t size, const std::string& mode);
+// Resizes to size x size: Stretch (Keras load_img target_size) or ShorterCenterCrop (torchvision
+// Resize(size) + CenterCrop(size)).
+cv::Mat resize_image(const cv::Mat& rgb, int64_t size, ResizeMode mode);
 
 // Writes the RGB uint8 image into `out` (3*H*W floats, CHW), applying the normalisation:
 // channel order, then x * scale, then (x - mean) / std per channel.
@@ -39,6 +47,6 @@ void write_normalized(const cv::Mat& rgb, const Normalization& norm, float* out)
 torch::Tensor image_to_tensor(const cv::Mat& rgb, const Normalization& norm);
 
 // decode + resize in one step, as training and prediction use it.
-cv::Mat load_image(const std::string& path, int64_t size, const std::string& resize_mode, int64_t max_pixels);
+cv::Mat load_image(const std::string& path, int64_t size, ResizeMode resize_mode, int64_t max_pixels);
 
 }  // namespace tl

@@ -21,9 +21,9 @@
 namespace tl {
 
 struct LayerSummary {
-  std::string name;        // torchvision name, e.g. "features.0", "fc1", "head.dense_0"
-  std::string keras_name;  // e.g. "block1_conv1"; empty where Keras has no such layer
-  std::string type;        // Conv2d, MaxPool2d, Linear, Pool, ...
+  std::string name;                   // torchvision name, e.g. "features.0", "fc1", "head.dense_0"
+  std::string keras_name;             // e.g. "block1_conv1"; empty where Keras has no such layer
+  std::string type;                   // Conv2d, MaxPool2d, Linear, Pool, ...
   std::vector<int64_t> output_shape;  // for a batch of 1
   int64_t params = 0;
   bool trainable = false;
@@ -48,7 +48,9 @@ class TransferModel {
 
   // Freeze spec: "none", "all", an integer N (first N conv layers) or a Keras layer name
   // (block3_conv3, block2_pool, fc1, ...; frozen through that layer inclusive).
-  void set_freeze(const std::string& spec);
+  // `key` names the config key the spec came from in messages (ConfigError for a bad spec).
+  void set_freeze(const std::string& spec, const std::string& key = "model.freeze");
+  void check_freeze(const std::string& spec, const std::string& key) const;  // throws what set_freeze would
   const std::string& freeze_spec() const { return freeze_spec_; }
 
   // Full forward pass. In training mode the frozen prefix runs under NoGradGuard.
@@ -67,6 +69,7 @@ class TransferModel {
   std::vector<torch::Tensor> head_parameters();
   std::vector<torch::Tensor> trainable_backbone_parameters();
   std::vector<torch::Tensor> all_parameters();
+  std::vector<torch::Tensor> buffers();  // BatchNorm statistics and the like
 
   ModelSummary summary(int64_t input_size);
 
@@ -88,6 +91,7 @@ class TransferModel {
   void define_methods();
   torch::Tensor run_stage(const Stage& stage, torch::Tensor x, bool training_stage);
   bool stage_trainable(const Stage& stage) const;
+  std::pair<int64_t, int64_t> resolve_freeze(const std::string& spec, const std::string& key) const;  // convs, fcs
   std::vector<torch::Tensor> stage_parameters(const Stage& stage);
   void apply_training_flags();
 
@@ -102,9 +106,9 @@ class TransferModel {
 };
 
 // Loads a TorchScript file (backbone or checkpoint) with clear ModelErrors for a missing file, a
-// state_dict or pickled model, random bytes and truncated archives. `meta_name`, if not empty,
-// receives that extra file's text ("" when absent).
-torch::jit::Module load_torchscript(const std::string& path, const torch::Device& device,
+// state_dict or pickled model, random bytes and truncated archives, each ending with `hint` (what
+// to do). `meta_name`, if not empty, receives that extra file's text ("" when absent).
+torch::jit::Module load_torchscript(const std::string& path, const torch::Device& device, const std::string& hint,
                                     const std::string& meta_name = "", std::string* meta_text = nullptr);
 
 }  // namespace tl

@@ -1,77 +1,122 @@
 #pragma once
-// fit(): the training loop, as Keras' fit with ModelCheckpoint and EarlyStopping behaves:
-// epochs over the training split, validation with the same evaluate() the `evaluate` command
-// uses, best.pt / last.pt written atomically, resumable state, early stopping, LR schedules,
-// the unfreeze schedule, the frozen-feature cache, NaN and signal handling.
+// The training loop, as Keras' fit with ModelCheckpoint and EarlyStopping behaves, split into the
+// named phases of Caffe's Solver: restore (from the resume state), begin_epoch (unfreeze schedule,
+// feature cache, learning rate), train_epoch (step over every batch), validate (the same
+// evaluate() the `evaluate` command uses), end_epoch (monitors, checkpoints, history). The parts
+// live in their own files: training_loss.h, optimizer.h, monitors.h, feature_cache.h,
+// run_outputs.h; data parallelism plugs in through parallel.h.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <torch/torch.h>
 
+#include "tl/amp.h"
 #include "tl/config.h"
 #include "tl/dataset.h"
+#include "tl/feature_cache.h"
+#include "tl/history.h"
+#include "tl/loader.h"
 #include "tl/model.h"
-#include "tl/report.h"
+#include "tl/monitors.h"
+#include "tl/optimizer.h"
+#include "tl/parallel.h"
+#include "tl/run_outputs.h"
+#include "tl/training_loss.h"
 
 namespace tl {
 
-struct RunFiles {
-  explicit RunFiles(std::string run_dir);
-  std::string dir, best, last, resume, history_csv, history_json, curves, config, split, log;
+// Asked after every optimizer step (batch = its last batch, 1-based) and after each epoch
+// (batch = 0): the signal that asks training to stop, or 0.
+using StopCheck = std::function<int(int epoch, int64_t batch)>;
+
+struct TrainerSetup {
+  const Config& config;
+  const DatasetIndex& data;
+  TransferModel& model;  // already on `device`
+  torch::Device device;
+  const RunOutputs& outputs;
+  Parallel& parallel;
+  StopCheck stop_check = [](int, int64_t) { return 0; };
+  std::string split_digest;  // recorded in every checkpoint
 };
 
 struct FitResult {
   std::vector<EpochRecord> history;
-  int best_epoch = 0;
-  double best_value = 0;
+  int best_epoch = 0;  // best.pt's epoch (train.monitor)
   bool stopped_early = false;
-  bool nothing_to_do = false;  // --resume of a finished run
-  int interrupted_by = 0;      // signal number when SIGINT/SIGTERM stopped the run
+  bool nothing_to_do = false;    // --resume of a finished run
+  int interrupted_by = 0;        // the signal that stopped the run, if any
+  std::string final_checkpoint;  // the model the run ends with; the end-of-run test evaluation scores it
 };
 
-// Trains `model` (already on `device`) on `data` into `files.dir`. With `resume`, continues from
-// files.resume when it exists. Throws TrainingError on a NaN/Inf loss (last good checkpoint kept).
-FitResult fit(const Config& config, const DatasetIndex& data, TransferModel& model, const torch::Device& device,
-              const RunFiles& files, bool resume);
-
-// Tracks a monitored metric the way Keras' callbacks do: an epoch improves when its value beats
-// the best so far by more than min_delta; `update` counts epochs without improvement and says
-// when more than `patience` have passed (EarlyStopping, ReduceLROnPlateau).
-class ImprovementTracker {
- public:
-  ImprovementTracker() = default;
-  ImprovementTracker(std::string name, bool maximize, double min_delta = 0, int patience = 0)
-      : name_(std::move(name)), maximize_(maximize), min_delta_(min_delta), patience_(patience) {}
-  bool improves(double value) const;
-  // Records `value`; returns true when patience is exhausted (the wait counter then restarts).
-  bool update(double value);
-  const std::string& name() const { return name_; }
-  bool has_best() const { return has_best_; }
-  double best() const { return best_; }
-  int wait() const { return wait_; }
+// Everything about the loop that last.resume.pt keeps besides the weights.
+struct TrainerState {
+  int epochs_done = 0;
+  std::vector<EpochRecord> history;
+  ImprovementTracker best;  // picks best.pt
+  EarlyStopping early;
+  PlateauReducer plateau;
+  double plateau_factor = 1.0;
+  int best_epoch = 0;
+  bool stopped_early = false;
+  // Within an interrupted epoch: the steps done and the running sums.
+  int64_t batches_done = 0;
+  double loss_sum = 0, loss_weight = 0;
+  int64_t correct = 0, seen = 0;
   Json to_json() const;
   void from_json(const Json& j);
-
- private:
-  std::string name_;
-  bool maximize_ = false;
-  double min_delta_ = 0;
-  int patience_ = 0;
-  double best_ = 0;
-  bool has_best_ = false;
-  int wait_ = 0;
 };
 
-// The value of `name` (loss, acc, val_loss, val_acc) in a record, and whether larger is better.
-double monitored_value(const EpochRecord& record, const std::string& name);
-bool monitor_maximizes(const std::string& name, const std::string& mode);
+class Trainer {
+ public:
+  explicit Trainer(TrainerSetup setup);
+  ~Trainer();
+  Trainer(const Trainer&) = delete;
+  Trainer& operator=(const Trainer&) = delete;
 
-// The learning-rate factor of the epoch (1-based) for constant, step and cosine schedules
-// (plateau is stateful and handled by fit()).
-double schedule_factor(const ScheduleConfig& schedule, int epoch, int total_epochs);
+  // The whole run: restore (with `resume`), then epochs until train.epochs, early stopping or a
+  // stop request. Throws TrainingError on a NaN/Inf loss (the last good checkpoint is kept).
+  FitResult fit(bool resume);
 
-// Installs SIGINT/SIGTERM handlers that ask fit() to stop after the current batch.
-void install_interrupt_handlers();
-int interrupt_signal();  // 0 when none arrived
+  // The phases, public so that tests can drive them one by one.
+  bool restore();  // false: the resumed run had already finished
+  void begin_epoch(int epoch);
+  bool train_epoch(int epoch, EpochRecord& record);  // false: stopped by a stop request (state saved)
+  void validate(EpochRecord& record);
+  bool end_epoch(EpochRecord& record);  // true: early stopping ends the run here
+
+  const TrainerState& state() const { return state_; }
+  torch::optim::Optimizer& optimizer() { return *optimizer_; }
+  double learning_rate() const { return lr_; }
+
+ private:
+  void refresh_feature_cache();
+  void train_batch(const Batch& batch, bool cached, int64_t step, double& group_weight);
+  void apply_gradients(double group_weight);
+  Metric effective_metric(Metric metric);
+  Json epoch_metrics(const EpochRecord& record) const;
+  std::string final_checkpoint() const;
+  std::string early_stopping_file() const;
+
+  TrainerSetup s_;
+  const TrainConfig& tc_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  LrSchedule schedule_;
+  TrainingLoss loss_;
+  LossScaler scaler_;
+  LoaderOptions train_options_, eval_options_;
+  std::unique_ptr<Loader> train_loader_, val_loader_;
+  std::optional<FeatureCache> train_cache_, val_cache_;
+  size_t cached_prefix_ = SIZE_MAX;  // the prefix the feature cache was decided for
+  bool channels_last_ = false;
+  TrainerState state_;
+  double lr_ = 0;
+  int stopped_by_ = 0;
+  std::vector<std::string> warned_fallbacks_;
+};
 
 }  // namespace tl

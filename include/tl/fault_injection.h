@@ -1,0 +1,14 @@
+#pragma once
+// Deterministic faults for the kill and signal tests, chosen by the environment variable
+// TL_TEST_FAULT (never set in normal use; then nothing here does anything):
+//   "INT@E:B", "TERM@E:B", "KILL@E:B"  raise that signal right after training batch B of epoch E
+//   "KILL@write:N"                     SIGKILL during the N-th atomic file write of the process,
+//                                      after its temporary file is written, before the rename
+#include <cstdint>
+
+namespace tl {
+
+void fault_after_batch(int epoch, int64_t batch);
+void fault_before_rename();
+
+}  // namespace tl

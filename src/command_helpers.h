@@ -1,0 +1,29 @@
+#pragma once
+// What the commands share: scoring a checkpoint on a list of samples, and running TorchScript
+// for one-shot inference.
+#include <string>
+#include <vector>
+
+#include <torch/torch.h>
+
+#include "tl/checkpoint.h"
+#include "tl/dataset.h"
+#include "tl/evaluate.h"
+#include "tl/loader.h"
+
+namespace tl {
+
+// Loader options that preprocess exactly as the checkpoint's training did. `batch` 0: the
+// training batch size.
+LoaderOptions checkpoint_loader_options(const CheckpointInfo& info, int batch, const torch::Device& device);
+
+// Scores `samples` with the checkpoint's model (eval mode, the training's label smoothing).
+EvalResult score_checkpoint(LoadedCheckpoint& checkpoint, const std::vector<Sample>& samples, int batch,
+                            const torch::Device& device);
+
+// evaluate and predict run each model once per batch: skip TorchScript's profiling executor, whose
+// first calls profile and optimise the graph (on a cold `predict` of one image this took ~55 ms of
+// the first forward pass at 64 px) and which has nothing to fuse in a VGG on CPU.
+void use_plain_jit_executor();
+
+}  // namespace tl
