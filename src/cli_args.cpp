@@ -17,10 +17,11 @@ Examples:
   tl-train evaluate --checkpoint runs/food11_half/best.pt --split test
   tl-train predict --checkpoint runs/food11_half/best.pt photo.jpg more_photos/ --top-k 3
   tl-train summary --config configs/food11_half.json --json
+  tl-train check-data --config configs/food11_half.json
 )";
 
 const std::vector<std::string>& subcommands() {
-  static const std::vector<std::string> names{"train", "evaluate", "predict", "summary"};
+  static const std::vector<std::string> names{"train", "evaluate", "predict", "summary", "check-data"};
   return names;
 }
 
@@ -110,6 +111,14 @@ CLI::App* add_summary_command(CLI::App& app, CliOptions& o) {
   return summary;
 }
 
+CLI::App* add_check_data_command(CLI::App& app, CliOptions& o) {
+  auto* check = app.add_subcommand("check-data", "Everything the trainer would find in the data, without training");
+  add_config_options(check, o, true);
+  check->add_flag("--json", o.json, "Print one JSON object with all of it");
+  check->footer("Exit 0 when training would start with this data, else the exit code training would end with.");
+  return check;
+}
+
 // Runs CLI11; on help, version or a usage error, fills result.exit_code and returns false.
 bool parse_with(CLI::App& app, const std::vector<std::string>& args, std::ostream& out, std::ostream& err,
                 CliParse& result) {
@@ -158,12 +167,14 @@ CliParse parse_command_line(const std::vector<std::string>& args_in, std::ostrea
   auto* evaluate = add_evaluate_command(app, o);
   auto* predict = add_predict_command(app, o);
   auto* summary = add_summary_command(app, o);
+  auto* check_data = add_check_data_command(app, o);
   if (!parse_with(app, args, out, err, result)) return result;
 
   if (train->parsed()) o.command = Command::Train;
   if (evaluate->parsed()) o.command = Command::Evaluate;
   if (predict->parsed()) o.command = Command::Predict;
   if (summary->parsed()) o.command = Command::Summary;
+  if (check_data->parsed()) o.command = Command::CheckData;
   result.run = true;
   return result;
 }

@@ -101,15 +101,6 @@ void log_dataset(const DatasetIndex& data) {
   for (const auto& w : balance_warnings(data)) spdlog::warn("{}", w);
 }
 
-// Checks that need the dataset but not the run directory, so a mistake costs nothing.
-void check_config_against_data(const Config& config, const DatasetIndex& data) {
-  class_weight_tensor(config.train, data.train, data.classes.size());  // throws for a wrong list length
-  if (config.data.drop_last && data.train.size() < size_t(config.train.batch_size))
-    throw ConfigError("data.drop_last with train.batch_size " + std::to_string(config.train.batch_size) +
-                      " drops all " + std::to_string(data.train.size()) +
-                      " training images; lower train.batch_size or set data.drop_last to false");
-}
-
 TransferModel build_model(const Config& config, int64_t num_classes) {
   torch::manual_seed(config.train.seed);
   TransferModel model = TransferModel::create(config.model, num_classes, config.train.seed);

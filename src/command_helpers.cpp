@@ -1,5 +1,8 @@
 #include "command_helpers.h"
 
+#include "tl/errors.h"
+#include "tl/training_loss.h"
+
 #include <torch/csrc/jit/runtime/graph_executor.h>
 
 namespace tl {
@@ -26,5 +29,13 @@ EvalResult score_checkpoint(LoadedCheckpoint& checkpoint, const std::vector<Samp
 }
 
 void use_plain_jit_executor() { torch::jit::setGraphExecutorOptimize(false); }
+
+void check_config_against_data(const Config& config, const DatasetIndex& data) {
+  class_weight_tensor(config.train, data.train, data.classes.size());  // throws for a wrong list length
+  if (config.data.drop_last && data.train.size() < size_t(config.train.batch_size))
+    throw ConfigError("data.drop_last with train.batch_size " + std::to_string(config.train.batch_size) +
+                      " drops all " + std::to_string(data.train.size()) +
+                      " training images; lower train.batch_size or set data.drop_last to false");
+}
 
 }  // namespace tl

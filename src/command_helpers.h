@@ -7,6 +7,7 @@
 #include <torch/torch.h>
 
 #include "tl/checkpoint.h"
+#include "tl/config.h"
 #include "tl/dataset.h"
 #include "tl/evaluate.h"
 #include "tl/loader.h"
@@ -25,5 +26,9 @@ EvalResult score_checkpoint(LoadedCheckpoint& checkpoint, const std::vector<Samp
 // first calls profile and optimise the graph (on a cold `predict` of one image this took ~55 ms of
 // the first forward pass at 64 px) and which has nothing to fuse in a VGG on CPU.
 void use_plain_jit_executor();
+
+// Checks of the config against the dataset that train and check-data share, made before anything
+// is written: a class_weights list of the wrong length, drop_last with fewer images than a batch.
+void check_config_against_data(const Config& config, const DatasetIndex& data);
 
 }  // namespace tl

@@ -35,6 +35,8 @@ int run_command(const CliOptions& options) {
         return run_predict(options);
       case Command::Summary:
         return run_summary(options);
+      case Command::CheckData:
+        return run_check_data(options);
       case Command::None:
         break;
     }

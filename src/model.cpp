@@ -9,6 +9,7 @@
 
 #include "tl/errors.h"
 #include "tl/files.h"
+#include "tl/text_width.h"
 
 namespace tl {
 namespace {
@@ -52,6 +53,41 @@ std::string grouped(int64_t n) {
   std::string s = std::to_string(n);
   for (int i = static_cast<int>(s.size()) - 3; i > 0; i -= 3) s.insert(static_cast<size_t>(i), ",");
   return s;
+}
+
+// Head "vgg" keeps the pretrained fc1 and fc2 (from the exported classifier, or from a tl-train
+// checkpoint that had this head) and needs the backbone's avgpool.
+void attach_vgg_classifier(torch::jit::Module& m, const torch::jit::Module& backbone, const std::string& path,
+                           bool is_checkpoint) {
+  torch::jit::Module classifier;
+  if (backbone.hasattr("classifier")) classifier = backbone.attr("classifier").toModule();
+  if (backbone.hasattr("classifier") && classifier.hasattr("0") && classifier.hasattr("3")) {
+    m.register_module("fc1", classifier.attr("0").toModule());
+    m.register_module("fc2", classifier.attr("3").toModule());
+  } else if (backbone.hasattr("fc1") && backbone.hasattr("fc2")) {  // a tl-train checkpoint with a "vgg" head
+    m.register_module("fc1", backbone.attr("fc1").toModule());
+    m.register_module("fc2", backbone.attr("fc2").toModule());
+  } else {
+    throw ModelError(path + ": model.head.pool \"vgg\" needs the pretrained classifier (fc1 and fc2), but " +
+                     (is_checkpoint                    ? "this checkpoint has none"
+                      : backbone.hasattr("classifier") ? "its classifier has no layers 0 and 3"
+                                                       : "this file was exported with --features-only") +
+                     "; export the whole VGG, or use pool \"avg\", \"max\" or \"flatten\"");
+  }
+  if (!m.hasattr("avgpool")) throw ModelError(path + ": pool \"vgg\" needs the backbone's avgpool");
+}
+
+// The new dense layers head_w<i>/head_b<i>: Xavier/Glorot-uniform weights and zero biases, as Keras' Dense.
+void add_head_parameters(torch::jit::Module& m, std::vector<int64_t> widths, int64_t num_classes, int64_t width) {
+  widths.push_back(num_classes);
+  for (size_t i = 0; i < widths.size(); ++i) {
+    torch::Tensor w = torch::empty({widths[i], width});
+    torch::nn::init::xavier_uniform_(w);
+    torch::Tensor b = torch::zeros({widths[i]});
+    m.register_parameter("head_w" + std::to_string(i), w.set_requires_grad(true), false);
+    m.register_parameter("head_b" + std::to_string(i), b.set_requires_grad(true), false);
+    width = widths[i];
+  }
 }
 
 }  // namespace
@@ -106,25 +142,7 @@ TransferModel TransferModel::create(const ModelConfig& config, int64_t num_class
   m.register_module("features", backbone.attr("features").toModule());
   if (backbone.hasattr("avgpool")) m.register_module("avgpool", backbone.attr("avgpool").toModule());
 
-  if (config.head.pool == HeadPool::Vgg) {
-    torch::jit::Module classifier;
-    if (backbone.hasattr("classifier")) classifier = backbone.attr("classifier").toModule();
-    if (backbone.hasattr("classifier") && classifier.hasattr("0") && classifier.hasattr("3")) {
-      m.register_module("fc1", classifier.attr("0").toModule());
-      m.register_module("fc2", classifier.attr("3").toModule());
-    } else if (backbone.hasattr("fc1") && backbone.hasattr("fc2")) {  // a tl-train checkpoint with a "vgg" head
-      m.register_module("fc1", backbone.attr("fc1").toModule());
-      m.register_module("fc2", backbone.attr("fc2").toModule());
-    } else {
-      throw ModelError(config.backbone +
-                       ": model.head.pool \"vgg\" needs the pretrained classifier (fc1 and fc2), but " +
-                       (is_checkpoint                    ? "this checkpoint has none"
-                        : backbone.hasattr("classifier") ? "its classifier has no layers 0 and 3"
-                                                         : "this file was exported with --features-only") +
-                       "; export the whole VGG, or use pool \"avg\", \"max\" or \"flatten\"");
-    }
-    if (!m.hasattr("avgpool")) throw ModelError(config.backbone + ": pool \"vgg\" needs the backbone's avgpool");
-  }
+  if (config.head.pool == HeadPool::Vgg) attach_vgg_classifier(m, backbone, config.backbone, is_checkpoint);
 
   // Infer the head's input width from a dry run of the backbone at the configured size.
   torch::manual_seed(seed);
@@ -140,16 +158,7 @@ TransferModel TransferModel::create(const ModelConfig& config, int64_t num_class
     width = x.size(1);
     if (x.dim() != 2) throw ModelError("unexpected feature shape from " + config.backbone);
   }
-  std::vector<int64_t> widths = config.head.hidden;
-  widths.push_back(num_classes);
-  for (size_t i = 0; i < widths.size(); ++i) {
-    torch::Tensor w = torch::empty({widths[i], width});
-    torch::nn::init::xavier_uniform_(w);
-    torch::Tensor b = torch::zeros({widths[i]});
-    m.register_parameter("head_w" + std::to_string(i), w.set_requires_grad(true), false);
-    m.register_parameter("head_b" + std::to_string(i), b.set_requires_grad(true), false);
-    width = widths[i];
-  }
+  add_head_parameters(m, config.head.hidden, num_classes, width);
   model.define_methods();
   model.set_freeze(config.freeze);
   return model;
@@ -426,31 +435,37 @@ ModelSummary TransferModel::summary(int64_t input_size) {
 }
 
 std::string ModelSummary::to_text() const {
-  std::ostringstream out;
   auto shape = [](const std::vector<int64_t>& s) {
     std::string t = "(None";
     for (size_t i = 1; i < s.size(); ++i) t += ", " + std::to_string(s[i]);
     return t + ")";
   };
-  const std::string rule(96, '_');
-  out << rule << "\n"
-      << std::left << std::setw(34) << " Layer (type)" << std::setw(22) << "Keras name" << std::setw(22)
-      << "Output Shape" << std::setw(12) << "Param #"
-      << "Trainable\n"
-      << std::string(96, '=') << "\n";
-  for (const auto& l : layers) {
-    out << " " << std::left << std::setw(33) << (l.name + " (" + l.type + ")") << std::setw(22) << l.keras_name
-        << std::setw(22) << shape(l.output_shape) << std::setw(12) << grouped(l.params)
-        << (l.params == 0 ? ""
-            : l.trainable ? "yes"
-                          : "no")
-        << "\n";
+  // Columns as wide as their widest cell plus two spaces, so that no cell runs into the next.
+  std::vector<std::vector<std::string>> rows{{"Layer (type)", "Keras name", "Output Shape", "Param #", "Trainable"}};
+  for (const auto& l : layers)
+    rows.push_back({l.name + " (" + l.type + ")", l.keras_name, shape(l.output_shape), grouped(l.params),
+                    l.params == 0 ? ""
+                    : l.trainable ? "yes"
+                                  : "no"});
+  std::vector<size_t> widths(rows[0].size(), 0);
+  for (const auto& row : rows)
+    for (size_t c = 0; c < row.size(); ++c) widths[c] = std::max(widths[c], display_width(row[c]) + 2);
+  size_t total = 1;
+  for (size_t w : widths) total += w;
+  std::ostringstream out;
+  out << std::string(total, '_') << "\n";
+  for (size_t r = 0; r < rows.size(); ++r) {
+    std::string line = " ";
+    for (size_t c = 0; c < rows[r].size(); ++c) line += pad_right(rows[r][c], widths[c]);
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    out << line << "\n";
+    if (r == 0) out << std::string(total, '=') << "\n";
   }
-  out << std::string(96, '=') << "\n"
+  out << std::string(total, '=') << "\n"
       << "Total params: " << grouped(total_params) << "\n"
       << "Trainable params: " << grouped(trainable_params) << "\n"
       << "Non-trainable params: " << grouped(frozen_params) << "\n"
-      << rule << "\n";
+      << std::string(total, '_') << "\n";
   return out.str();
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <sstream>
+
 #include <fstream>
 
 #include "backbone_fixtures.h"
@@ -45,6 +47,25 @@ TEST(Model, ParameterCountsMatchTheKerasReference) {
   EXPECT_EQ(s.frozen_params, 0);
   EXPECT_NE(s.to_text().find("14,767,099"), std::string::npos);
   EXPECT_EQ(s.to_json()["total_params"], 14767099);
+}
+
+// Every column of the text summary starts at the same place on every row, and cells are apart.
+TEST(Model, SummaryColumnsLineUpWhateverTheirWidth) {
+  auto model = tl::TransferModel::create(model_config(tl::test::tiny_backbone(16, true)), 3, 0);
+  const std::string text = model.summary(32).to_text();
+  std::istringstream in(text);
+  std::vector<std::string> rows;
+  for (std::string line; std::getline(in, line);)
+    if (line.find("features.") != std::string::npos || line.find("Layer (type)") != std::string::npos ||
+        line.find("global_average_pooling2d") != std::string::npos)
+      rows.push_back(line);
+  ASSERT_GT(rows.size(), 5u);
+  const size_t shape_column = rows[0].find("Output Shape");
+  for (size_t r = 1; r < rows.size(); ++r) {
+    const std::string& row = rows[r];
+    EXPECT_EQ(row.find("(None", shape_column - 1), shape_column) << row;  // the shape starts there
+    EXPECT_EQ(row.substr(shape_column - 2, 2), "  ") << row;              // and the cell before ends two spaces earlier
+  }
 }
 
 TEST(Model, FreezeSpecsSelectTheRightLayers) {

@@ -6,11 +6,11 @@
 
 namespace tl {
 
-enum class Command { None, Train, Evaluate, Predict, Summary };
+enum class Command { None, Train, Evaluate, Predict, Summary, CheckData };
 
 struct CliOptions {
   Command command = Command::None;
-  // train / summary
+  // train / summary / check-data
   std::string config_path;             // --config
   std::vector<std::string> overrides;  // --set key=value, in order (a later one wins)
   bool resume = false;                 // --resume: continue from RUN/last.resume.pt

@@ -9,6 +9,7 @@ int run_train(const CliOptions& options);
 int run_evaluate(const CliOptions& options);
 int run_predict(const CliOptions& options);
 int run_summary(const CliOptions& options);
+int run_check_data(const CliOptions& options);
 
 // Dispatches to the command's function, catching every error: one line on stderr, a distinct
 // exit code (see errors.h), never an abort trace.
