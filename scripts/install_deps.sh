@@ -6,6 +6,8 @@ set -euo pipefail
 packages=(
   cmake g++ make ccache
   libtorch-dev libopencv-dev libcli11-dev libspdlog-dev nlohmann-json3-dev libgtest-dev
+  libopencv-contrib-dev # OpenCV's freetype module: class names in any script in the PNG reports
+  fonts-wqy-microhei    # the PNG reports' font (Latin and CJK); TL_FONT overrides it
   libutf8proc-dev       # display widths of class names in text tables; UTF-8 checks of file names
   libxxhash-dev         # content hashes of the dataset's files (duplicates, leakage)
   libopenblas0-openmp   # fast BLAS for LibTorch's dense layers (the reference BLAS is ~60x slower)

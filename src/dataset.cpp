@@ -749,7 +749,7 @@ std::string class_count_table(const DatasetIndex& index) {
   const auto counts = class_counts(index);
   std::array<size_t, 3> totals = {index.train.size(), index.val.size(), index.test.size()};
   size_t name_width = 5;
-  for (const auto& c : index.classes) name_width = std::max(name_width, display_width(c));
+  for (const auto& c : index.classes) name_width = std::max(name_width, display_width(printable(c)));  // as printed
   const int num_width = std::max<int>(5, int(std::to_string(totals[0]).size()));
   std::ostringstream out;
   auto row = [&](const std::string& name, const std::array<std::string, 3>& cells) {

@@ -1,6 +1,7 @@
 #include "tl/metrics.h"
 
 #include "tl/csv.h"
+#include "tl/text_width.h"
 
 #include <algorithm>
 #include <cstdio>
@@ -19,31 +20,19 @@ constexpr size_t kMaxRowName = 24;
 
 bool starts_character(char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }
 
-// Terminal columns taken by UTF-8 text: one per code point (class names are not CJK-wide).
-size_t display_width(const std::string& s) {
-  return static_cast<size_t>(std::count_if(s.begin(), s.end(), starts_character));
-}
-
-// `s` cut to at most `width` columns, ending in "." when shortened, never splitting a character.
+// `s` cut to at most `width` terminal columns (display_width: CJK takes two), ending in "." when
+// shortened, never splitting a character.
 std::string abbreviate(const std::string& s, size_t width) {
   if (display_width(s) <= width) return s;
   if (width == 0) return "";
   std::string out;
-  size_t columns = 0;
-  for (char c : s) {
-    if (starts_character(c) && ++columns == width) break;
-    out += c;
+  for (size_t i = 0, j = 0; i < s.size(); i = j) {
+    for (j = i + 1; j < s.size() && !starts_character(s[j]);) ++j;
+    if (display_width(out) + display_width(s.substr(i, j - i)) + 1 > width) break;  // + 1 for the "."
+    out += s.substr(i, j - i);
   }
   while (!out.empty() && (out.back() == ' ' || out.back() == '-' || out.back() == '_')) out.pop_back();  // "Dairy."
   return out + ".";
-}
-
-std::string pad_left(const std::string& s, size_t width) {
-  return std::string(width - std::min(width, display_width(s)), ' ') + s;
-}
-
-std::string pad_right(const std::string& s, size_t width) {
-  return s + std::string(width - std::min(width, display_width(s)), ' ');
 }
 
 double ratio(double num, double den) { return den > 0 ? num / den : 0.0; }

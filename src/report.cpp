@@ -1,5 +1,8 @@
 #include "tl/report.h"
 
+#include "tl/json.h"
+#include "tl/text_render.h"
+
 #include <algorithm>
 #include <charconv>
 #include <cmath>
@@ -16,7 +19,6 @@ namespace {
 
 // ---- drawing helpers ----
 
-constexpr int kFont = cv::FONT_HERSHEY_SIMPLEX;
 const cv::Scalar kWhite(255, 255, 255);
 const cv::Scalar kInk(40, 40, 40);
 const cv::Scalar kMuted(100, 100, 100);
@@ -25,28 +27,28 @@ const cv::Scalar kGrid(232, 232, 232);
 
 enum class Align { left, centre, right };
 
-cv::Size text_size(const std::string& s, double scale, int thickness = 1) {
-  int baseline = 0;
-  return cv::getTextSize(s, kFont, scale, thickness, &baseline);
+// All text goes through text_renderer(): FreeType with a CJK-capable font (see text_render.h).
+TextExtent text_size(const std::string& s, double scale, int thickness = 1) {
+  return text_renderer().measure(s, scale, thickness);
 }
 
-// Draws `s` with the middle of its capitals at height y (OpenCV anchors text at the baseline).
+// Draws `s` with the middle of its capitals at height y (text is anchored at its baseline).
 void draw_text(cv::Mat& img, const std::string& s, cv::Point at, double scale, const cv::Scalar& colour,
                Align align = Align::left, int thickness = 1) {
-  const cv::Size size = text_size(s, scale, thickness);
+  const TextExtent size = text_size(s, scale, thickness);
   const int x = align == Align::left ? at.x : align == Align::centre ? at.x - size.width / 2 : at.x - size.width;
-  cv::putText(img, s, {x, at.y + size.height / 2}, kFont, scale, colour, thickness, cv::LINE_AA);
+  text_renderer().draw(img, s, {x, at.y + size.cap_height / 2}, scale, colour, thickness);
 }
 
-// Draws `s` reading bottom to top, its last letter at `top`, the letters centred on column x.
+// Draws `s` reading bottom to top, its last letter at `top`, the capitals centred on column x.
 // OpenCV cannot rotate text, so it is drawn into a strip that is rotated and darkened in.
 void draw_text_vertical(cv::Mat& img, const std::string& s, int x, int top, double scale, const cv::Scalar& colour) {
-  int baseline = 0;
-  const cv::Size size = cv::getTextSize(s, kFont, scale, 1, &baseline);
-  cv::Mat strip(size.height + baseline + 2, size.width + 2, img.type(), kWhite);
-  cv::putText(strip, s, {1, size.height + 1}, kFont, scale, colour, 1, cv::LINE_AA);
-  cv::rotate(strip, strip, cv::ROTATE_90_COUNTERCLOCKWISE);
-  const cv::Rect target(x - (size.height + 2) / 2, top, strip.cols, strip.rows);
+  const TextExtent size = text_size(s, scale);
+  const int baseline = size.ascent + 1;
+  cv::Mat strip(baseline + size.descent + 1, size.width + 2, img.type(), kWhite);
+  text_renderer().draw(strip, s, {1, baseline}, scale, colour);
+  cv::rotate(strip, strip, cv::ROTATE_90_COUNTERCLOCKWISE);  // the strip's top row becomes its left column
+  const cv::Rect target(x - (baseline - size.cap_height / 2), top, strip.cols, strip.rows);
   const cv::Rect visible = target & cv::Rect(0, 0, img.cols, img.rows);
   if (visible.empty()) return;
   cv::Mat dst = img(visible);
@@ -220,17 +222,23 @@ double count_scale(const ConfusionMatrix& cm, int cell) {
   const auto k = static_cast<int64_t>(cm.classes().size());
   for (int64_t t = 0; t < k; ++t)
     for (int64_t p = 0; p < k; ++p) most = std::max(most, cm.at(t, p));
-  const cv::Size unit = text_size(std::to_string(most), 1.0);
-  return std::min({0.5, (cell - 6.0) / unit.width, cell * 0.4 / unit.height});
+  const TextExtent unit = text_size(std::to_string(most), 1.0);
+  return std::min({0.5, (cell - 6.0) / unit.width, cell * 0.4 / unit.cap_height});
 }
 
-// Class names shortened with ".." until they fit kMaxLabelPx at `scale`.
+// Class names shortened with ".." until they fit kMaxLabelPx at `scale`, cut between whole
+// characters (a cut inside a UTF-8 sequence would draw as \xXX).
 std::vector<std::string> fitted_labels(const std::vector<std::string>& names, double scale) {
   std::vector<std::string> labels;
   for (const auto& name : names) {
-    std::string label = name;
-    for (size_t keep = name.size(); keep > 1 && text_size(label, scale).width > kMaxLabelPx;)
-      label = name.substr(0, --keep) + "..";
+    const std::string full = printable(name);  // valid UTF-8 from here on
+    std::string label = full;
+    for (size_t keep = full.size(); text_size(label, scale).width > kMaxLabelPx;) {
+      while (keep > 0 && (static_cast<unsigned char>(full[--keep]) & 0xC0) == 0x80) {
+      }
+      if (keep == 0) break;
+      label = full.substr(0, keep) + "..";
+    }
     labels.push_back(label);
   }
   return labels;

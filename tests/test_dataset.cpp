@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <set>
+#include <sstream>
 
 #include <gtest/gtest.h>
 
@@ -10,6 +11,7 @@
 #include "tl/dataset.h"
 #include "tl/errors.h"
 #include "tl/split_record.h"
+#include "tl/text_width.h"
 
 namespace tl {
 namespace {
@@ -369,6 +371,26 @@ TEST(Dataset, CountTableAndBalanceWarnings) {
   ASSERT_EQ(warnings.size(), 2u);
   EXPECT_NE(warnings[0].find("more than 10x"), std::string::npos);
   EXPECT_NE(warnings[1].find("'small'"), std::string::npos);
+}
+
+TEST(Dataset, CountTableAlignsWideAndInvalidNames) {
+  // "猫咪" takes 4 terminal columns in 6 bytes; "bad\xff" prints as bad\xff, 7 columns in 4 bytes.
+  DatasetIndex index;
+  index.classes = {"猫咪", "bad\xff", "cat"};
+  for (int label = 0; label < 3; ++label) index.train.push_back({"f" + std::to_string(label), label});
+  const std::string table = class_count_table(index);
+  std::istringstream in(table);
+  std::vector<std::vector<size_t>> bars;  // display columns of each row's " | "
+  for (std::string line; std::getline(in, line);) {
+    if (line.find(" | ") == std::string::npos) continue;  // the rule
+    std::vector<size_t> columns;
+    for (size_t at = line.find(" | "); at != std::string::npos; at = line.find(" | ", at + 1))
+      columns.push_back(display_width(line.substr(0, at)));
+    bars.push_back(columns);
+  }
+  ASSERT_EQ(bars.size(), 5u) << table;  // header, 3 classes, total
+  for (const auto& row : bars) EXPECT_EQ(row, bars[0]) << table;
+  EXPECT_NE(table.find("bad\\xff"), std::string::npos) << table;
 }
 
 TEST(Dataset, ListImages) {

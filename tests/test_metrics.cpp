@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "tl/metrics.h"
+#include "tl/text_width.h"
 
 namespace {
 
@@ -37,9 +38,12 @@ std::vector<std::vector<std::string>> parse_csv(const std::string& text) {
   for (size_t i = 0; i < text.size(); ++i) {
     char c = text[i];
     if (quoted) {
-      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"') field += text[++i];
-      else if (c == '"') quoted = false;
-      else field += c;
+      if (c == '"' && i + 1 < text.size() && text[i + 1] == '"')
+        field += text[++i];
+      else if (c == '"')
+        quoted = false;
+      else
+        field += c;
     } else if (c == '"') {
       quoted = true;
     } else if (c == ',' || c == '\n') {
@@ -195,6 +199,66 @@ TEST(Metrics, ClassificationReportMatchesSklearnLayout) {
       "   macro avg     0.6306    0.6111    0.6104        16\n"
       "weighted avg     0.6260    0.6250    0.6153        16\n";
   EXPECT_EQ(tl::classification_report(three_class_example()), expected);
+}
+
+// Display columns (text_width) where each space-separated token of `line` ends, after `skip` tokens.
+std::vector<size_t> token_ends(const std::string& line, size_t skip) {
+  std::vector<size_t> ends;
+  size_t tokens = 0;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const bool ends_here = line[i] != ' ' && (i + 1 == line.size() || line[i + 1] == ' ');
+    if (ends_here && tokens++ >= skip) ends.push_back(tl::display_width(line.substr(0, i + 1)));
+  }
+  return ends;
+}
+
+TEST(Metrics, TextTableAlignsCjkNames) {
+  // CJK characters take two terminal columns: padding by code points or bytes misaligns them.
+  ConfusionMatrix cm({"猫咪", "狗", "bird", "café"});
+  add_n(cm, 0, 0, 12);
+  add_n(cm, 1, 2, 3);
+  add_n(cm, 3, 1, 7);
+  const auto lines = lines_of(cm.to_text());
+  ASSERT_EQ(lines.size(), 6u);
+  const auto header = token_ends(lines[1], 0);
+  ASSERT_EQ(header.size(), 4u) << lines[1];
+  for (size_t i = 2; i < lines.size(); ++i) {
+    EXPECT_EQ(token_ends(lines[i], 1), header) << lines[1] << "\n" << lines[i];  // right-aligned counts
+    EXPECT_EQ(tl::display_width(lines[i]), tl::display_width(lines[1])) << lines[i];
+  }
+  EXPECT_EQ(lines[2].rfind("猫咪", 0), 0u);
+}
+
+TEST(Metrics, TextTableShortensWideNamesByColumns) {
+  // 12 classes of 8 CJK characters: named columns are abbreviated to fit, by display width.
+  std::vector<std::string> names;
+  const std::string chars[] = {"猫", "狗", "鸟", "鱼", "马", "牛", "羊", "猪", "鸡", "鸭", "兔", "虎"};
+  for (const auto& c : chars) names.push_back(c + c + c + c + c + c + c + c);
+  ConfusionMatrix cm(names);
+  cm.add(0, 1);
+  const auto lines = lines_of(cm.to_text());
+  ASSERT_EQ(lines.size(), 14u);
+  const auto header = token_ends(lines[1], 0);
+  ASSERT_EQ(header.size(), 12u) << lines[1];
+  for (size_t i = 2; i < lines.size(); ++i) EXPECT_EQ(token_ends(lines[i], 1), header) << lines[i];
+  EXPECT_LE(tl::display_width(lines[1]), 120u) << lines[1];
+}
+
+TEST(Metrics, ClassificationReportAlignsCjkNames) {
+  ConfusionMatrix cm({"猫咪", "dog", "狗"});
+  add_n(cm, 0, 0, 4);
+  add_n(cm, 1, 2, 2);
+  add_n(cm, 2, 2, 5);
+  const auto lines = lines_of(tl::classification_report(cm));
+  ASSERT_EQ(lines.size(), 9u);
+  const size_t width = tl::display_width(lines[0]);
+  for (size_t i : {2u, 3u, 4u, 6u, 7u, 8u}) {
+    EXPECT_EQ(tl::display_width(lines[i]), width) << lines[i];
+    EXPECT_EQ(token_ends(lines[i], lines[i].find("avg") == std::string::npos ? 1 : 2).back(), width) << lines[i];
+  }
+  // Names are right-aligned: each ends where "weighted avg" ends.
+  const size_t name_end = tl::display_width(std::string("weighted avg"));
+  for (size_t i : {2u, 3u, 4u}) EXPECT_EQ(token_ends(lines[i], 0).front(), name_end) << lines[i];
 }
 
 }  // namespace

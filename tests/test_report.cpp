@@ -8,9 +8,11 @@
 #include <string>
 #include <vector>
 
+#include <opencv2/core.hpp>
 #include <opencv2/imgcodecs.hpp>
 
 #include "tl/report.h"
+#include "tl/text_render.h"
 
 namespace {
 
@@ -37,7 +39,9 @@ int count_near(const cv::Mat& img, cv::Vec3b bgr, int tolerance = 40) {
   int n = 0;
   for (auto it = img.begin<cv::Vec3b>(); it != img.end<cv::Vec3b>(); ++it) {
     const cv::Vec3b& p = *it;
-    if (std::abs(p[0] - bgr[0]) <= tolerance && std::abs(p[1] - bgr[1]) <= tolerance && std::abs(p[2] - bgr[2]) <= tolerance) ++n;
+    if (std::abs(p[0] - bgr[0]) <= tolerance && std::abs(p[1] - bgr[1]) <= tolerance &&
+        std::abs(p[2] - bgr[2]) <= tolerance)
+      ++n;
   }
   return n;
 }
@@ -72,8 +76,10 @@ std::pair<int, int> darkest_cell(const cv::Mat& img, const tl::ConfusionLayout& 
 }
 
 void expect_same(double a, double b) {
-  if (std::isnan(a)) EXPECT_TRUE(std::isnan(b));
-  else EXPECT_EQ(a, b);  // exact: no rounding on the way
+  if (std::isnan(a))
+    EXPECT_TRUE(std::isnan(b));
+  else
+    EXPECT_EQ(a, b);  // exact: no rounding on the way
 }
 
 TEST(Report, HistoryJsonRoundTripIsExact) {
@@ -207,6 +213,83 @@ TEST(Report, ConfusionPngDarkestCellHoldsLargestCountManyClasses) {
   ASSERT_FALSE(layout.show_counts);
   const cv::Mat img = decode(tl::render_confusion_png(cm));
   EXPECT_EQ(darkest_cell(img, layout, k, layout.cell / 2, layout.cell / 2), std::make_pair(77, 5));
+}
+
+// Renders a 2-class matrix with `names` (the same counts whatever the names) and returns its
+// row-label region: left of the grid, the height of both rows.
+cv::Mat row_labels(const std::vector<std::string>& names, tl::ConfusionLayout* layout_out = nullptr) {
+  ConfusionMatrix cm(names);
+  add_n(cm, 0, 0, 3);
+  add_n(cm, 1, 1, 3);
+  const auto layout = tl::confusion_layout(cm);
+  if (layout_out) *layout_out = layout;
+  const cv::Mat img = decode(tl::render_confusion_png(cm));
+  return img(cv::Rect(0, layout.top, layout.left, 2 * layout.cell)).clone();
+}
+
+int ink_pixels(const cv::Mat& region) { return count_near(region, {40, 40, 40}, 60); }
+
+// Two names of the same length must not look alike: Hershey drew both "猫咪" and "狗狗" as "??????".
+void expect_names_drawn_distinctly(const std::string& a, const std::string& b) {
+  tl::ConfusionLayout ab, ba;
+  const cv::Mat first = row_labels({a, b}, &ab), swapped = row_labels({b, a}, &ba);
+  ASSERT_EQ(ab.left, ba.left);
+  ASSERT_EQ(ab.cell, ba.cell);
+  EXPECT_GT(ink_pixels(first), 20) << "no text drawn left of the grid";
+  EXPECT_GT(cv::norm(first, swapped, cv::NORM_L1), 255.0 * 20) << "swapping the names changed no pixel";
+}
+
+TEST(Report, FontForUtf8TextIsLoaded) {
+  EXPECT_TRUE(tl::text_renderer().has_font())
+      << "no font: install fonts-wqy-microhei (" << tl::kDefaultFontFile << ") or set TL_FONT";
+}
+
+TEST(Report, ConfusionPngDrawsCjkNamesDistinctly) { expect_names_drawn_distinctly("猫咪", "狗狗"); }
+
+TEST(Report, ConfusionPngDrawsLatinNames) { expect_names_drawn_distinctly("cat", "dog"); }
+
+TEST(Report, CjkTextIsMeasuredByGlyphs) {
+  // Hershey measured bytes: 6 '?' for two CJK characters, wider than 4 Latin letters.
+  const auto& text = tl::text_renderer();
+  ASSERT_TRUE(text.has_font());
+  EXPECT_LT(text.measure("猫咪", 0.5).width, text.measure("??????", 0.5).width);
+  EXPECT_GT(text.measure("猫咪", 0.5).width, text.measure("猫", 0.5).width);
+}
+
+TEST(Report, InvalidUtf8NamesAreDrawnEscaped) {
+  const std::string bad = "bad\xff\xfe";
+  const auto& text = tl::text_renderer();
+  EXPECT_EQ(text.measure(bad, 0.5).width, text.measure("bad\\xff\\xfe", 0.5).width);
+  cv::Mat img(40, 200, CV_8UC3, cv::Scalar::all(255));
+  text.draw(img, bad, {5, 30}, 0.5, {0, 0, 0});
+  EXPECT_GT(count_near(img, {0, 0, 0}, 100), 20);
+  EXPECT_GT(ink_pixels(row_labels({bad, "\xe7\x8c"})), 20);  // a cut-off CJK character too
+}
+
+TEST(Report, LongCjkNamesAreShortenedBetweenCharacters) {
+  std::string long_name;
+  for (int i = 0; i < 100; ++i) long_name += "猫";
+  tl::ConfusionLayout layout;
+  const cv::Mat labels = row_labels({long_name, "狗"}, &layout);
+  EXPECT_LT(layout.left, 400) << "the label was not shortened";
+  EXPECT_GT(ink_pixels(labels), 20);
+}
+
+TEST(Report, MissingFontFallsBackToHershey) {
+  const tl::TextRenderer hershey({"/nonexistent/font.ttf", "/proc/self/status", ""});
+  EXPECT_FALSE(hershey.has_font());
+  EXPECT_TRUE(hershey.font_file().empty());
+  EXPECT_GT(hershey.measure("cat", 0.5).width, 0);
+  EXPECT_GT(hershey.measure("cat", 0.5).cap_height, 0);
+  cv::Mat img(40, 200, CV_8UC3, cv::Scalar::all(255));
+  hershey.draw(img, "cat \xe7\x8c\xab\xff", {5, 30}, 0.5, {0, 0, 0});  // non-ASCII: '?', no crash
+  EXPECT_GT(count_near(img, {0, 0, 0}, 100), 20);
+}
+
+TEST(Report, FontFileIsTheFirstThatLoads) {
+  const tl::TextRenderer renderer({"/nonexistent/font.ttf", tl::kDefaultFontFile});
+  EXPECT_TRUE(renderer.has_font());
+  EXPECT_EQ(renderer.font_file(), tl::kDefaultFontFile);
 }
 
 }  // namespace
