@@ -431,8 +431,14 @@ const std::vector<KeySpec>& schema() {
     s.push_back(integer("data.max_pixels", 100000000, 1, kExact, "decoded size cap; bigger images are unusable files",
                         [](Config& c, int64_t v) { c.data.max_pixels = v; }));
     s.push_back(choice<ResizeMode>("data.resize", ResizeMode::Stretch,
-                                   "`stretch` to a square, or `shorter_center_crop` (torchvision Resize + CenterCrop)",
+                                   "`stretch` to a square (Keras `load_img(target_size=...)`), or "
+                                   "`shorter_center_crop` (torchvision Resize + CenterCrop)",
                                    [](Config& c, ResizeMode v) { c.data.resize = v; }));
+    s.push_back(choice<Interpolation>(
+        "data.interpolation", Interpolation::Area,
+        "resampling filter: `area` (OpenCV area averaging; bilinear when enlarging), `nearest` (PIL NEAREST: Keras "
+        "`load_img`'s default), `bilinear`, `bicubic` (PIL's antialiased filters: torchvision Resize on PIL images)",
+        [](Config& c, Interpolation v) { c.data.interpolation = v; }));
     s.push_back(
         {"data.normalize", "imagenet", "string or object",
          "`imagenet` (torchvision mean/std on RGB in [0,1]), `caffe` (BGR, ImageNet mean subtracted, 0-255: Keras' "

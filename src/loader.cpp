@@ -67,7 +67,8 @@ struct Loader::Impl {
       auto it = cache.find(index);
       if (it != cache.end()) return it->second;
     }
-    cv::Mat image = load_image(samples[size_t(index)].path, options.image_size, options.resize, options.max_pixels);
+    cv::Mat image = load_image(samples[size_t(index)].path, options.image_size, options.resize, options.max_pixels,
+                               options.interpolation);
     if (options.cache_memory) {
       const int64_t bytes = int64_t(image.total() * image.elemSize());
       std::lock_guard<std::mutex> lock(cache_mutex);

@@ -121,6 +121,14 @@ TEST(Config, EnumsListTheChoices) {
   EXPECT_NE(e.find("'train.early_stopping.monitor'"), std::string::npos) << e;
 }
 
+TEST(Config, InterpolationChoosesTheResizeFilter) {
+  EXPECT_EQ(tl::parse_config(Json::object(), "x.json").data.interpolation, tl::Interpolation::Area);
+  const Json bicubic = Json::parse(R"({"data": {"interpolation": "bicubic"}})");
+  EXPECT_EQ(tl::parse_config(bicubic, "x.json").data.interpolation, tl::Interpolation::Bicubic);
+  const std::string e = config_error(Json::parse(R"({"data": {"interpolation": "lanczos"}})"));
+  EXPECT_NE(e.find("use one of: area, nearest, bilinear, bicubic"), std::string::npos) << e;
+}
+
 TEST(Config, OverridesParseJsonElseString) {
   Json c = Json::object();
   tl::apply_override(c, "train.epochs=3");

@@ -3,9 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include "../src/command_helpers.h"
 #include "image_fixtures.h"
 #include "test_util.h"
 #include "tl/errors.h"
+#include "tl/image.h"
 #include "tl/loader.h"
 
 namespace tl {
@@ -201,6 +203,30 @@ TEST(Loader, FailModeThrowsFromNext) {
   }
   EXPECT_FALSE(loader.next().has_value());
   EXPECT_THROW(run_epoch(loader, 1), DataError);  // a new epoch meets the file again
+}
+
+// data.interpolation reaches the loader's images: PIL's bilinear, as PIL wrote it.
+TEST(Loader, ResizesWithTheConfiguredInterpolation) {
+  const std::string dir = std::string(TL_SOURCE_DIR) + "/tests/fixtures/pil_resize/";
+  LoaderOptions options = small_options(1, 1);
+  options.image_size = 40;
+  options.interpolation = Interpolation::Bilinear;
+  options.normalize = Normalization{"RGB", 1.0, {0, 0, 0}, {1, 1, 1}};
+  Loader loader({{dir + "input.png", 0}}, options);
+  const std::vector<Batch> batches = run_epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  const torch::Tensor expected = image_to_tensor(decode_image(dir + "bilinear_40x40.png", 1 << 20), options.normalize);
+  EXPECT_TRUE(torch::equal(batches[0].images, expected));
+}
+
+// evaluate and predict preprocess as the checkpoint's training did: its recorded interpolation,
+// and `area` for checkpoints recorded before the key existed.
+TEST(Loader, CheckpointOptionsUseTheRecordedInterpolation) {
+  CheckpointInfo info;
+  info.config = parse_config_leniently(Json::parse(R"({"data": {"interpolation": "bicubic"}})"), "new.pt");
+  EXPECT_EQ(checkpoint_loader_options(info, 1, torch::kCPU).interpolation, Interpolation::Bicubic);
+  info.config = parse_config_leniently(Json::parse(R"({"data": {"resize": "stretch"}})"), "old.pt");
+  EXPECT_EQ(checkpoint_loader_options(info, 1, torch::kCPU).interpolation, Interpolation::Area);
 }
 
 TEST(Loader, StoppingMidEpochDoesNotHang) {

@@ -57,6 +57,7 @@ struct DataConfig {
   DuplicatePolicy duplicates{};  // identical content across fixed splits (leakage)
   int64_t max_pixels{};          // decoded image size cap
   ResizeMode resize{};
+  Interpolation interpolation{};  // the resampling filter of every resize
   NormalizePreset normalize_preset{};
   Normalization normalize;
   int workers{};          // decoding threads; 0 = all cores

@@ -38,6 +38,7 @@ struct LoaderOptions {
   int prefetch_batches = 4;  // bounded queue length
   int64_t image_size = 224;
   ResizeMode resize = ResizeMode::Stretch;
+  Interpolation interpolation = Interpolation::Area;
   int64_t max_pixels = 100000000;
   Normalization normalize;
   std::optional<AugmentConfig> augment;  // none: no augmentation
