@@ -1,7 +1,8 @@
 #pragma once
 // Batches of normalised tensors from a list of samples: worker threads decode and augment ahead
 // of the consumer into a bounded queue; each epoch a seeded shuffle; every sample exactly once per
-// epoch; an optional in-memory cache of decoded, resized uint8 images.
+// epoch; an optional in-memory cache of decoded, resized uint8 images (decoded originals when
+// random_resized_crop crops them: each sample's crop is random).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
