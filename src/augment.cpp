@@ -1,5 +1,7 @@
 #include "tl/augment.h"
 
+#include "tl/image.h"
+
 #include <algorithm>
 #include <cmath>
 #include <stdexcept>
@@ -45,12 +47,15 @@ bool affine_enabled(const AugmentConfig& c) {
 }
 
 // Keras apply_affine_transform: the map from output to input pixels is rotation * shift * shear
-// * zoom about the image centre, applied once with bilinear interpolation. The centre is the true
-// pixel centre ((n - 1) / 2), not Keras's n / 2 + 0.5, which is off by one pixel.
+// * zoom about the image centre, applied once with bilinear interpolation. Keras writes these
+// matrices in (x, y) order and, since keras-preprocessing 1.1.2, permutes them (P M P) for
+// numpy's (row, col) indexing; warpAffine takes (x, y), so they apply here as Keras writes them.
+// The centre is the true pixel centre ((n - 1) / 2), not Keras's n / 2 + 0.5, which is off by one
+// pixel. Shift ranges < 1 are fractions of the side, >= 1 pixels, as in Keras.
 cv::Mat random_affine(const cv::Mat& img, const AugmentConfig& c, std::mt19937_64& rng) {
   const double theta = symmetric(rng, c.rotation_range) * kRadiansPerDegree;
-  const double tx = symmetric(rng, c.width_shift_range) * img.cols;
-  const double ty = symmetric(rng, c.height_shift_range) * img.rows;
+  const double tx = symmetric(rng, c.width_shift_range) * (c.width_shift_range < 1 ? img.cols : 1);
+  const double ty = symmetric(rng, c.height_shift_range) * (c.height_shift_range < 1 ? img.rows : 1);
   const double shear = symmetric(rng, c.shear_range) * kRadiansPerDegree;
   const double zx = c.zoom_range > 0 ? uniform(rng, 1 - c.zoom_range, 1 + c.zoom_range) : 1.0;
   const double zy = c.zoom_range > 0 ? uniform(rng, 1 - c.zoom_range, 1 + c.zoom_range) : 1.0;
@@ -58,9 +63,9 @@ cv::Mat random_affine(const cv::Mat& img, const AugmentConfig& c, std::mt19937_6
   const double cx = (img.cols - 1) / 2.0;
   const double cy = (img.rows - 1) / 2.0;
   const cv::Matx33d from_centre(1, 0, cx, 0, 1, cy, 0, 0, 1);
-  const cv::Matx33d rotation(std::cos(theta), std::sin(theta), 0, -std::sin(theta), std::cos(theta), 0, 0, 0, 1);
+  const cv::Matx33d rotation(std::cos(theta), -std::sin(theta), 0, std::sin(theta), std::cos(theta), 0, 0, 0, 1);
   const cv::Matx33d shift(1, 0, tx, 0, 1, ty, 0, 0, 1);
-  const cv::Matx33d shearing(std::cos(shear), 0, 0, -std::sin(shear), 1, 0, 0, 0, 1);
+  const cv::Matx33d shearing(1, -std::sin(shear), 0, 0, std::cos(shear), 0, 0, 0, 1);  // slants columns
   const cv::Matx33d zoom(zx, 0, 0, 0, zy, 0, 0, 0, 1);
   const cv::Matx33d to_centre(1, 0, -cx, 0, 1, -cy, 0, 0, 1);
   const cv::Matx33d output_to_input = from_centre * rotation * shift * shearing * zoom * to_centre;
@@ -72,48 +77,41 @@ cv::Mat random_affine(const cv::Mat& img, const AugmentConfig& c, std::mt19937_6
 }
 
 // torchvision RandomResizedCrop.get_params: up to 10 tries at a crop of random area and
-// log-uniform aspect ratio, else the largest central crop within the ratio range; the crop is
-// then resized back to the input size.
-cv::Mat random_resized_crop(const cv::Mat& img, const AugmentConfig& c, std::mt19937_64& rng) {
-  const double area = static_cast<double>(img.rows) * img.cols;
-  cv::Rect crop;
-  for (int attempt = 0; attempt < 10 && crop.empty(); ++attempt) {
+// log-uniform aspect ratio, else the largest central crop within the ratio range.
+cv::Rect random_crop_rect(cv::Size img, const AugmentConfig& c, std::mt19937_64& rng) {
+  const double area = static_cast<double>(img.height) * img.width;
+  for (int attempt = 0; attempt < 10; ++attempt) {
     const double target_area = area * uniform(rng, c.crop_scale[0], c.crop_scale[1]);
     const double aspect = std::exp(uniform(rng, std::log(c.crop_ratio[0]), std::log(c.crop_ratio[1])));
     const int w = static_cast<int>(std::nearbyint(std::sqrt(target_area * aspect)));
     const int h = static_cast<int>(std::nearbyint(std::sqrt(target_area / aspect)));
-    if (w > 0 && w <= img.cols && h > 0 && h <= img.rows)
-      crop = cv::Rect(below(rng, img.cols - w + 1), below(rng, img.rows - h + 1), w, h);
+    if (w > 0 && w <= img.width && h > 0 && h <= img.height)
+      return cv::Rect(below(rng, img.width - w + 1), below(rng, img.height - h + 1), w, h);
   }
-  if (crop.empty()) {
-    const double in_ratio = static_cast<double>(img.cols) / img.rows;
-    int w = img.cols;
-    int h = img.rows;
-    if (in_ratio < c.crop_ratio[0]) h = static_cast<int>(std::nearbyint(w / c.crop_ratio[0]));
-    if (in_ratio > c.crop_ratio[1]) w = static_cast<int>(std::nearbyint(h * c.crop_ratio[1]));
-    crop = cv::Rect((img.cols - w) / 2, (img.rows - h) / 2, w, h);
-  }
-  if (crop.size() == img.size()) return img.clone();
-  cv::Mat out;
-  cv::resize(img(crop), out, img.size(), 0, 0, cv::INTER_LINEAR);
-  return out;
+  const double in_ratio = static_cast<double>(img.width) / img.height;
+  int w = img.width;
+  int h = img.height;
+  if (in_ratio < c.crop_ratio[0]) h = static_cast<int>(std::nearbyint(w / c.crop_ratio[0]));
+  if (in_ratio > c.crop_ratio[1]) w = static_cast<int>(std::nearbyint(h * c.crop_ratio[1]));
+  return cv::Rect((img.width - w) / 2, (img.height - h) / 2, w, h);
 }
 
-// torchvision ColorJitter(j, j, j), in a fixed order (brightness, contrast, saturation) rather
-// than a random one. Each step blends with a reference image and saturates to 0..255.
-void jitter_colour(cv::Mat& img, double strength, std::mt19937_64& rng) {
-  const double lo = std::max(0.0, 1 - strength);
-  const double hi = 1 + strength;
-  const double brightness = uniform(rng, lo, hi);
-  const double contrast = uniform(rng, lo, hi);
-  const double saturation = uniform(rng, lo, hi);
-  img.convertTo(img, -1, brightness);  // blend with black
+// Each step blends with a reference image and saturates to 0..255, as torchvision's do.
+void adjust(cv::Mat& img, int step, double factor) {
   cv::Mat grey;
-  cv::cvtColor(img, grey, cv::COLOR_RGB2GRAY);
-  img.convertTo(img, -1, contrast, (1 - contrast) * cv::mean(grey)[0]);  // blend with the mean grey level
-  cv::cvtColor(img, grey, cv::COLOR_RGB2GRAY);
-  cv::cvtColor(grey, grey, cv::COLOR_GRAY2RGB);
-  cv::addWeighted(img, saturation, grey, 1 - saturation, 0, img);  // blend with the image's own greyscale
+  switch (step) {
+    case 0:
+      img.convertTo(img, -1, factor);  // brightness: blend with black
+      return;
+    case 1:
+      cv::cvtColor(img, grey, cv::COLOR_RGB2GRAY);
+      img.convertTo(img, -1, factor, (1 - factor) * cv::mean(grey)[0]);  // contrast: with the mean grey level
+      return;
+    default:
+      cv::cvtColor(img, grey, cv::COLOR_RGB2GRAY);
+      cv::cvtColor(grey, grey, cv::COLOR_GRAY2RGB);
+      cv::addWeighted(img, factor, grey, 1 - factor, 0, img);  // saturation: with the image's own greyscale
+  }
 }
 
 uint64_t splitmix64(uint64_t x) {
@@ -125,15 +123,45 @@ uint64_t splitmix64(uint64_t x) {
 
 }  // namespace
 
+ColourJitter draw_colour_jitter(double strength, std::mt19937_64& rng) {
+  ColourJitter j;
+  // torchvision ColorJitter.get_params: the order (torch.randperm) first, then the factors.
+  for (int i = 2; i > 0; --i) std::swap(j.order[size_t(i)], j.order[size_t(below(rng, i + 1))]);
+  const double lo = std::max(0.0, 1 - strength);
+  const double hi = 1 + strength;
+  j.brightness = uniform(rng, lo, hi);
+  j.contrast = uniform(rng, lo, hi);
+  j.saturation = uniform(rng, lo, hi);
+  return j;
+}
+
+void apply_colour_jitter(cv::Mat& img, const ColourJitter& j) {
+  const double factors[3] = {j.brightness, j.contrast, j.saturation};
+  for (int step : j.order) adjust(img, step, factors[step]);
+}
+
+int64_t crop_decode_target(int64_t size, const AugmentConfig& c, Interpolation filter) {
+  // The smallest crop's shorter side is at least sqrt(scale * ratio) of the image's shorter side
+  // (ratio: the most extreme aspect, at most 1); decoding keeps that side >= size.
+  const double extreme = std::min({1.0, c.crop_ratio[0], 1.0 / c.crop_ratio[1]});
+  const int64_t target = decode_target(size, filter);
+  return target == 0 ? 0 : static_cast<int64_t>(std::ceil(size / std::sqrt(c.crop_scale[0] * extreme)));
+}
+
+cv::Mat random_resized_crop(const cv::Mat& original, int64_t size, const AugmentConfig& config, Interpolation filter,
+                            std::mt19937_64& rng) {
+  const cv::Rect crop = random_crop_rect(original.size(), config, rng);
+  const int s = static_cast<int>(size);
+  return resample(original(crop), s, s, filter);
+}
+
 cv::Mat augment_image(const cv::Mat& rgb, const AugmentConfig& config, std::mt19937_64& rng) {
-  const bool crop = config.crop_scale[0] != 1.0 || config.crop_scale[1] != 1.0;
-  cv::Mat out = crop ? random_resized_crop(rgb, config, rng) : rgb.clone();
-  if (affine_enabled(config)) out = random_affine(out, config, rng);
+  cv::Mat out = affine_enabled(config) ? random_affine(rgb, config, rng) : rgb.clone();
   if (config.horizontal_flip && coin(rng)) cv::flip(out, out, 1);
   if (config.vertical_flip && coin(rng)) cv::flip(out, out, 0);
   if (config.brightness_range[0] != 1.0 || config.brightness_range[1] != 1.0)
     out.convertTo(out, -1, uniform(rng, config.brightness_range[0], config.brightness_range[1]));  // saturates
-  if (config.color_jitter > 0) jitter_colour(out, config.color_jitter, rng);
+  if (config.color_jitter > 0) apply_colour_jitter(out, draw_colour_jitter(config.color_jitter, rng));
   return out;
 }
 

@@ -39,6 +39,14 @@ const ChoiceNames<ResizeMode>& choice_names(ResizeMode*) {
   return names;
 }
 
+const ChoiceNames<Interpolation>& choice_names(Interpolation*) {
+  static const ChoiceNames<Interpolation> names{{"area", Interpolation::Area},
+                                                {"nearest", Interpolation::Nearest},
+                                                {"bilinear", Interpolation::Bilinear},
+                                                {"bicubic", Interpolation::Bicubic}};
+  return names;
+}
+
 const ChoiceNames<NormalizePreset>& choice_names(NormalizePreset*) {
   static const ChoiceNames<NormalizePreset> names{{"imagenet", NormalizePreset::ImageNet},
                                                   {"caffe", NormalizePreset::Caffe},

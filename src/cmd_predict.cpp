@@ -73,7 +73,8 @@ int run_predict(const CliOptions& o) {
     torch::Tensor images = torch::empty({static_cast<int64_t>(end - begin), 3, s, s});
     for (size_t i = begin; i < end; ++i) {
       try {
-        const cv::Mat rgb = load_image(files[i], s, info.resize, info.config.data.max_pixels);
+        const cv::Mat rgb =
+            load_image(files[i], s, info.resize, info.config.data.max_pixels, info.config.data.interpolation);
         write_normalized(rgb, info.normalize, images[static_cast<int64_t>(paths.size())].data_ptr<float>());
         paths.push_back(files[i]);
       } catch (const std::exception& e) {

@@ -13,6 +13,7 @@ LoaderOptions checkpoint_loader_options(const CheckpointInfo& info, int batch, c
   o.workers = info.config.data.workers;
   o.image_size = info.input_size;
   o.resize = info.resize;
+  o.interpolation = info.config.data.interpolation;  // old checkpoints: area, what they were trained with
   o.max_pixels = info.config.data.max_pixels;
   o.normalize = info.normalize;
   o.pin_memory = device.is_cuda();

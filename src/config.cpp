@@ -18,6 +18,7 @@ namespace {
 
 constexpr int64_t kMaxEpochs = 1000000;       // bound of every epoch count, so all fit an int
 constexpr int64_t kExact = int64_t(1) << 53;  // integers a double holds exactly
+constexpr double kMaxShiftPixels = 4096;      // shifts >= 1 are pixels; input_size is at most 4096
 
 std::string parent_key(const std::string& key) {
   const auto dot = key.rfind('.');
@@ -431,8 +432,14 @@ const std::vector<KeySpec>& schema() {
     s.push_back(integer("data.max_pixels", 100000000, 1, kExact, "decoded size cap; bigger images are unusable files",
                         [](Config& c, int64_t v) { c.data.max_pixels = v; }));
     s.push_back(choice<ResizeMode>("data.resize", ResizeMode::Stretch,
-                                   "`stretch` to a square, or `shorter_center_crop` (torchvision Resize + CenterCrop)",
+                                   "`stretch` to a square (Keras `load_img(target_size=...)`), or "
+                                   "`shorter_center_crop` (torchvision Resize + CenterCrop)",
                                    [](Config& c, ResizeMode v) { c.data.resize = v; }));
+    s.push_back(choice<Interpolation>(
+        "data.interpolation", Interpolation::Area,
+        "resampling filter: `area` (OpenCV area averaging; bilinear when enlarging), `nearest` (PIL NEAREST: Keras "
+        "`load_img`'s default), `bilinear`, `bicubic` (PIL's antialiased filters: torchvision Resize on PIL images)",
+        [](Config& c, Interpolation v) { c.data.interpolation = v; }));
     s.push_back(
         {"data.normalize", "imagenet", "string or object",
          "`imagenet` (torchvision mean/std on RGB in [0,1]), `caffe` (BGR, ImageNet mean subtracted, 0-255: Keras' "
@@ -452,13 +459,16 @@ const std::vector<KeySpec>& schema() {
     s.push_back(number("data.augment.rotation_range", 0, 0, 180, false,
                        "degrees, uniform in [-r, r] (training split only)",
                        [](Config& c, double v) { c.data.augment.rotation_range = v; }));
-    s.push_back(number("data.augment.width_shift_range", 0, 0, 1, false, "fraction of width",
+    s.push_back(number("data.augment.width_shift_range", 0, 0, kMaxShiftPixels, false,
+                       "< 1: fraction of width; >= 1: pixels (Keras)",
                        [](Config& c, double v) { c.data.augment.width_shift_range = v; }));
-    s.push_back(number("data.augment.height_shift_range", 0, 0, 1, false, "fraction of height",
+    s.push_back(number("data.augment.height_shift_range", 0, 0, kMaxShiftPixels, false,
+                       "< 1: fraction of height; >= 1: pixels (Keras)",
                        [](Config& c, double v) { c.data.augment.height_shift_range = v; }));
     s.push_back(number("data.augment.zoom_range", 0, 0, 0.99, false, "zoom uniform in [1-z, 1+z] per axis",
                        [](Config& c, double v) { c.data.augment.zoom_range = v; }));
-    s.push_back(number("data.augment.shear_range", 0, 0, 89, false, "degrees",
+    s.push_back(number("data.augment.shear_range", 0, 0, 89, false,
+                       "degrees, uniform in [-r, r]; Keras' shear matrix (columns slant, rows stay level)",
                        [](Config& c, double v) { c.data.augment.shear_range = v; }));
     s.push_back(boolean("data.augment.horizontal_flip", false, "flip with p = 0.5",
                         [](Config& c, bool v) { c.data.augment.horizontal_flip = v; }));
@@ -470,8 +480,13 @@ const std::vector<KeySpec>& schema() {
                                  "`nearest`, `constant`, `reflect`, `wrap`",
                                  [](Config& c, FillMode v) { c.data.augment.fill_mode = v; }));
     s.push_back({"data.augment.random_resized_crop", nullptr, "null or object",
-                 "`{\"scale\": [0.08, 1], \"ratio\": [0.75, 1.333]}` (torchvision)", read_random_resized_crop});
-    s.push_back(number("data.augment.color_jitter", 0, 0, 1, false, "brightness/contrast/saturation jitter strength",
+                 "`{\"scale\": [0.08, 1], \"ratio\": [0.75, 1.333]}`: torchvision RandomResizedCrop of the decoded "
+                 "original, resampled to `model.input_size` with `data.interpolation` (training images skip "
+                 "`data.resize`)",
+                 read_random_resized_crop});
+    s.push_back(number("data.augment.color_jitter", 0, 0, 1, false,
+                       "torchvision ColorJitter(j, j, j) without hue: brightness, contrast, saturation in an order "
+                       "drawn per sample",
                        [](Config& c, double v) { c.data.augment.color_jitter = v; }));
     // model
     s.push_back(text("model.backbone", "models/vgg16.pt",

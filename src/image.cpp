@@ -257,16 +257,97 @@ int decode_flags(const Header& header, int64_t target_size) {
   return cv::IMREAD_COLOR | cv::IMREAD_ANYDEPTH;
 }
 
-// The resampling filter: area averaging when shrinking (no aliasing), bilinear when enlarging.
-cv::Mat resized(const cv::Mat& src, int width, int height) {
-  if (src.cols == width && src.rows == height) return src.clone();
+// OpenCV's filter for `area`: area averaging when shrinking (no aliasing), bilinear when enlarging.
+cv::Mat area_resized(const cv::Mat& src, int width, int height) {
   const int interpolation = (width <= src.cols && height <= src.rows) ? cv::INTER_AREA : cv::INTER_LINEAR;
   cv::Mat dst;
   cv::resize(src, dst, cv::Size(width, height), 0, 0, interpolation);
   return dst;
 }
 
+// PIL's NEAREST resize (libImaging ImagingScaleAffine): the source coordinate advances by repeated
+// addition, as PIL's does, so rounding at exact halves picks the same pixel.
+cv::Mat pil_nearest(const cv::Mat& src, int width, int height) {
+  auto table = [](int in, int out) {
+    std::vector<int> index(static_cast<size_t>(out));
+    const double step = double(in) / out;
+    double at = step * 0.5;
+    for (int i = 0; i < out; ++i, at += step) index[size_t(i)] = std::min(in - 1, static_cast<int>(at));
+    return index;
+  };
+  const std::vector<int> xs = table(src.cols, width), ys = table(src.rows, height);
+  cv::Mat dst(height, width, CV_8UC3);
+  for (int y = 0; y < height; ++y)
+    for (int x = 0; x < width; ++x) dst.at<cv::Vec3b>(y, x) = src.at<cv::Vec3b>(ys[size_t(y)], xs[size_t(x)]);
+  return dst;
+}
+
+double pil_filter(Interpolation f, double x) {
+  x = std::abs(x);
+  if (f == Interpolation::Bilinear) return x < 1 ? 1 - x : 0;
+  constexpr double a = -0.5;  // PIL's bicubic
+  if (x < 1) return ((a + 2) * x - (a + 3)) * x * x + 1;
+  return x < 2 ? (((x - 5) * x + 8) * x - 4) * a : 0;
+}
+
+// One output pixel's taps in PIL's resampling (libImaging/Resample.c precompute_coeffs): a filter
+// widened by the downscale factor (hence antialiased), normalised, in 22-bit fixed point.
+struct Taps {
+  int first = 0;
+  std::vector<int32_t> weights;
+};
+constexpr int kPrecisionBits = 22;
+
+std::vector<Taps> pil_taps(Interpolation f, int in, int out) {
+  const double scale = double(in) / out, filter_scale = std::max(scale, 1.0);
+  const double support = (f == Interpolation::Bicubic ? 2.0 : 1.0) * filter_scale;
+  std::vector<Taps> taps(static_cast<size_t>(out));
+  for (int i = 0; i < out; ++i) {
+    const double centre = (i + 0.5) * scale;
+    const int first = std::max(0, static_cast<int>(centre - support + 0.5));
+    const int last = std::min(in, static_cast<int>(centre + support + 0.5));
+    std::vector<double> w;
+    double sum = 0;
+    for (int x = first; x < last; ++x) sum += w.emplace_back(pil_filter(f, (x - centre + 0.5) / filter_scale));
+    Taps& t = taps[size_t(i)];
+    t.first = first;
+    for (double k : w) {
+      const double fixed = (sum != 0 ? k / sum : k) * (1 << kPrecisionBits);
+      t.weights.push_back(static_cast<int32_t>(fixed < 0 ? fixed - 0.5 : fixed + 0.5));
+    }
+  }
+  return taps;
+}
+
+// One PIL pass along x (horizontal) or y, rounding to 8 bits as PIL does between passes.
+cv::Mat pil_pass(const cv::Mat& src, Interpolation f, int out, bool horizontal) {
+  const std::vector<Taps> taps = pil_taps(f, horizontal ? src.cols : src.rows, out);
+  cv::Mat dst(horizontal ? src.rows : out, horizontal ? out : src.cols, CV_8UC3);
+  for (int y = 0; y < dst.rows; ++y)
+    for (int x = 0; x < dst.cols; ++x) {
+      const Taps& t = taps[size_t(horizontal ? x : y)];
+      int64_t sum[3] = {1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1), 1 << (kPrecisionBits - 1)};
+      for (size_t k = 0; k < t.weights.size(); ++k) {
+        const int at = t.first + int(k);
+        const cv::Vec3b& p = horizontal ? src.at<cv::Vec3b>(y, at) : src.at<cv::Vec3b>(at, x);
+        for (int c = 0; c < 3; ++c) sum[c] += int64_t(p[c]) * t.weights[k];
+      }
+      for (int c = 0; c < 3; ++c)
+        dst.at<cv::Vec3b>(y, x)[c] = static_cast<uint8_t>(std::clamp<int64_t>(sum[c] >> kPrecisionBits, 0, 255));
+    }
+  return dst;
+}
+
 }  // namespace
+
+cv::Mat resample(const cv::Mat& src, int width, int height, Interpolation filter) {
+  if (src.cols == width && src.rows == height) return src.clone();
+  if (filter == Interpolation::Area) return area_resized(src, width, height);
+  if (filter == Interpolation::Nearest) return pil_nearest(src, width, height);
+  // PIL resizes horizontally first, then vertically, skipping a pass whose size does not change.
+  const cv::Mat across = width != src.cols ? pil_pass(src, filter, width, true) : src;
+  return height != src.rows ? pil_pass(across, filter, height, false) : across.clone();
+}
 
 ProbeResult probe_image(const std::string& path, int64_t max_pixels, bool hash) {
   const File file(path);
@@ -300,14 +381,14 @@ cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target
   return image;
 }
 
-cv::Mat resize_image(const cv::Mat& rgb, int64_t size, ResizeMode mode) {
+cv::Mat resize_image(const cv::Mat& rgb, int64_t size, ResizeMode mode, Interpolation filter) {
   if (size <= 0 || rgb.empty()) throw std::invalid_argument("resize_image: needs an image and a size > 0");
   const int s = static_cast<int>(size);
-  if (mode == ResizeMode::Stretch) return resized(rgb, s, s);
+  if (mode == ResizeMode::Stretch) return resample(rgb, s, s, filter);
   // torchvision Resize(size): shorter side to size, longer side int(size * long / short).
   const bool wide = rgb.cols >= rgb.rows;
   const int longer = static_cast<int>(double(size) * std::max(rgb.cols, rgb.rows) / std::min(rgb.cols, rgb.rows));
-  const cv::Mat scaled = wide ? resized(rgb, longer, s) : resized(rgb, s, longer);
+  const cv::Mat scaled = wide ? resample(rgb, longer, s, filter) : resample(rgb, s, longer, filter);
   // torchvision CenterCrop: offsets round((extent - size) / 2) with Python's round-half-to-even,
   // which std::nearbyint matches in the default rounding mode.
   const int left = static_cast<int>(std::nearbyint((scaled.cols - s) / 2.0));
@@ -338,8 +419,14 @@ torch::Tensor image_to_tensor(const cv::Mat& rgb, const Normalization& norm) {
   return tensor;
 }
 
-cv::Mat load_image(const std::string& path, int64_t size, ResizeMode resize_mode, int64_t max_pixels) {
-  return resize_image(decode_image(path, max_pixels, size), size, resize_mode);
+int64_t decode_target(int64_t size, Interpolation filter) {
+  // PIL's filters are matched on the full image, so only `area` decodes JPEGs at reduced scale.
+  return filter == Interpolation::Area ? size : 0;
+}
+
+cv::Mat load_image(const std::string& path, int64_t size, ResizeMode resize_mode, int64_t max_pixels,
+                   Interpolation filter) {
+  return resize_image(decode_image(path, max_pixels, decode_target(size, filter)), size, resize_mode, filter);
 }
 
 }  // namespace tl

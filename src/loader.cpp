@@ -60,14 +60,26 @@ struct Loader::Impl {
     threads.clear();
   }
 
-  // The resized uint8 RGB image of a sample, from the cache when there. Throws ImageError.
+  bool crops() const { return options.augment && options.augment->crop_enabled(); }
+
+  // What a sample's pixels start from: the decoded original when random_resized_crop crops it
+  // (torchvision crops the original, not the resized image), else the resized image.
+  cv::Mat decode(int64_t index) const {
+    const std::string& path = samples[size_t(index)].path;
+    if (!crops())
+      return load_image(path, options.image_size, options.resize, options.max_pixels, options.interpolation);
+    return decode_image(path, options.max_pixels,
+                        crop_decode_target(options.image_size, *options.augment, options.interpolation));
+  }
+
+  // decode(index), from the cache when there. Throws ImageError.
   cv::Mat image_of(int64_t index) {
     if (options.cache_memory) {
       std::lock_guard<std::mutex> lock(cache_mutex);
       auto it = cache.find(index);
       if (it != cache.end()) return it->second;
     }
-    cv::Mat image = load_image(samples[size_t(index)].path, options.image_size, options.resize, options.max_pixels);
+    cv::Mat image = decode(index);
     if (options.cache_memory) {
       const int64_t bytes = int64_t(image.total() * image.elemSize());
       std::lock_guard<std::mutex> lock(cache_mutex);
@@ -109,6 +121,7 @@ struct Loader::Impl {
       }
       if (options.augment) {
         std::mt19937_64 rng(sample_seed(options.seed, epoch, index));
+        if (crops()) image = random_resized_crop(image, size, *options.augment, options.interpolation, rng);
         image = augment_image(image, *options.augment, rng);
       }
       write_normalized(image, options.normalize, images.data_ptr<float>() + int64_t(batch.indices.size()) * floats);

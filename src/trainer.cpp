@@ -30,6 +30,7 @@ LoaderOptions loader_options(const Config& config, const torch::Device& device, 
   o.workers = config.data.workers;
   o.image_size = config.model.input_size;
   o.resize = config.data.resize;
+  o.interpolation = config.data.interpolation;
   o.max_pixels = config.data.max_pixels;
   o.normalize = config.data.normalize;
   o.cache_memory = config.data.cache_memory;

@@ -2,12 +2,15 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <array>
+#include <cmath>
 #include <regex>
 #include <set>
 
 #include <opencv2/imgproc.hpp>
 
 #include "tl/augment.h"
+#include "tl/image.h"
 
 namespace {
 
@@ -169,6 +172,12 @@ TEST(Augment, RotationZoomAndShearPivotOnTheCentrePixel) {
   }
 }
 
+cv::Mat crop(const cv::Mat& original, int64_t size, const tl::AugmentConfig& config, uint64_t seed,
+             tl::Interpolation filter = tl::Interpolation::Area) {
+  std::mt19937_64 rng(seed);
+  return tl::random_resized_crop(original, size, config, filter, rng);
+}
+
 TEST(Augment, RandomResizedCropIsAnEnlargedSubWindow) {
   const cv::Mat rgb = noise(64, 64);
   tl::AugmentConfig config;
@@ -176,7 +185,7 @@ TEST(Augment, RandomResizedCropIsAnEnlargedSubWindow) {
   config.crop_ratio = {1, 1};
   std::set<std::pair<int, int>> origins;
   for (uint64_t seed = 0; seed < 3; ++seed) {
-    const cv::Mat out = augment(rgb, config, seed);
+    const cv::Mat out = crop(rgb, 64, config, seed);
     int matches = 0;
     for (int y = 0; y <= 32; ++y) {
       for (int x = 0; x <= 32; ++x) {
@@ -200,7 +209,109 @@ TEST(Augment, RandomResizedCropFallsBackToTheCentre) {
   config.crop_ratio = {2, 2};
   cv::Mat expected;  // the widest 2:1 window, centred
   cv::resize(rgb(cv::Rect(0, 16, 64, 32)), expected, rgb.size(), 0, 0, cv::INTER_LINEAR);
-  EXPECT_TRUE(same(augment(rgb, config, 0), expected));
+  EXPECT_TRUE(same(crop(rgb, 64, config, 0), expected));
+}
+
+// torchvision crops the original: the window is a fraction of the original's area and has the
+// drawn aspect ratio in the original's pixels, whatever the output size.
+TEST(Augment, RandomResizedCropCutsTheOriginalNotTheResizedImage) {
+  cv::Mat coords(200, 256, CV_8UC3);  // each pixel holds its own x and y
+  for (int y = 0; y < coords.rows; ++y)
+    for (int x = 0; x < coords.cols; ++x) coords.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(x), uint8_t(y), 0);
+  tl::AugmentConfig config;
+  config.crop_scale = {0.25, 0.25};  // round(sqrt(0.25 * 256 * 200)) = 113 px square
+  config.crop_ratio = {1, 1};
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    const cv::Mat out = crop(coords, 16, config, seed, tl::Interpolation::Nearest);
+    ASSERT_EQ(out.size(), cv::Size(16, 16));
+    double lo[3], hi[3];
+    for (int c = 0; c < 2; ++c) cv::minMaxLoc(cv::Mat(out.reshape(1, 256).col(c)), &lo[c], &hi[c]);
+    // Nearest samples pixels floor((i + 0.5) * 113 / 16) of the window: 3 to 109.
+    EXPECT_NEAR(hi[0] - lo[0], 106, 1) << "seed " << seed;
+    EXPECT_NEAR(hi[1] - lo[1], 106, 1) << "seed " << seed;
+  }
+}
+
+TEST(Augment, CropDecodeTargetKeepsTheSmallestCropAtInputSize) {
+  tl::AugmentConfig config;
+  config.crop_scale = {0.25, 1};
+  config.crop_ratio = {1, 1};
+  EXPECT_EQ(tl::crop_decode_target(224, config, tl::Interpolation::Area), 448);
+  config.crop_ratio = {0.25, 1};  // a 1:4 window of a quarter of the area: a quarter of the side
+  EXPECT_EQ(tl::crop_decode_target(224, config, tl::Interpolation::Area), 896);
+  EXPECT_EQ(tl::crop_decode_target(224, config, tl::Interpolation::Bilinear), 0);  // PIL filters: full size
+}
+
+// Keras' shear matrix [[1, -sin s, 0], [0, cos s, 0]] in (x, y) (ImageDataGenerator permutes it
+// for numpy's (row, col) order): columns slant, rows stay horizontal.
+TEST(Augment, ShearIsKerasMatrix) {
+  cv::Mat rgb = noise(41, 41);
+  cv::GaussianBlur(rgb, rgb, cv::Size(7, 7), 2);  // smooth: interpolation rounding stays within 1
+  tl::AugmentConfig config;
+  config.shear_range = 30;
+  for (uint64_t seed = 0; seed < 5; ++seed) {
+    std::mt19937_64 rng(seed);  // the angle is the sample's first draw, uniform in [-30, 30]
+    const double degrees = -30 + 60 * (static_cast<double>(rng() >> 11) * 0x1.0p-53);
+    const double s = degrees * 3.14159265358979323846 / 180, c = 20;  // c: the centre pixel
+    cv::Mat map_x(41, 41, CV_32F), map_y(41, 41, CV_32F);
+    for (int y = 0; y < 41; ++y)
+      for (int x = 0; x < 41; ++x) {
+        map_x.at<float>(y, x) = float(c + 1 * (x - c) - std::sin(s) * (y - c));
+        map_y.at<float>(y, x) = float(c + 0 * (x - c) + std::cos(s) * (y - c));
+      }
+    cv::Mat expected;
+    cv::remap(rgb, expected, map_x, map_y, cv::INTER_LINEAR, cv::BORDER_REPLICATE);
+    EXPECT_LE(cv::norm(augment(rgb, config, seed), expected, cv::NORM_INF), 1) << "seed " << seed << " " << degrees;
+  }
+}
+
+// Keras: a shift range >= 1 is pixels, < 1 a fraction of the side.
+TEST(Augment, ShiftRangesOfOneOrMoreArePixels) {
+  cv::Mat line(64, 64, CV_8UC3, cv::Scalar::all(0));
+  line.col(32).setTo(cv::Scalar::all(255));
+  tl::AugmentConfig config;
+  config.width_shift_range = 5;  // pixels: the line moves at most 5 columns
+  config.fill_mode = tl::FillMode::Constant;
+  double widest = 0;
+  for (uint64_t seed = 0; seed < 20; ++seed) {
+    cv::Point brightest;
+    cv::minMaxLoc(grey_of(augment(line, config, seed)).row(10), nullptr, nullptr, nullptr, &brightest);
+    EXPECT_LE(std::abs(brightest.x - 32), 5) << "seed " << seed;
+    widest = std::max(widest, std::abs(brightest.x - 32.0));
+  }
+  EXPECT_GE(widest, 2);  // all 20 shifts under 1.5 px has probability 0.3^20
+}
+
+// torchvision ColorJitter draws the order of its steps per sample.
+TEST(Augment, ColourJitterOrderIsDrawnPerSample) {
+  std::set<std::array<int, 3>> orders;
+  for (uint64_t seed = 0; seed < 100; ++seed) {
+    std::mt19937_64 rng(seed);
+    const tl::ColourJitter j = tl::draw_colour_jitter(0.5, rng);
+    std::array<int, 3> sorted = j.order;
+    std::sort(sorted.begin(), sorted.end());
+    EXPECT_EQ(sorted, (std::array<int, 3>{0, 1, 2})) << "seed " << seed;
+    orders.insert(j.order);
+  }
+  EXPECT_EQ(orders.size(), 6u);  // every order occurs
+
+  // The order matters, and augment_image applies the drawn one: the same (seed, epoch, sample)
+  // gives the same image.
+  const cv::Mat rgb = noise(16, 16);
+  tl::ColourJitter j{{0, 1, 2}, 1.4, 0.6, 1.3};
+  cv::Mat forward = rgb.clone(), backward = rgb.clone();
+  tl::apply_colour_jitter(forward, j);
+  j.order = {2, 1, 0};
+  tl::apply_colour_jitter(backward, j);
+  EXPECT_FALSE(same(forward, backward));
+  tl::AugmentConfig config;
+  config.color_jitter = 0.5;
+  const uint64_t seed = tl::sample_seed(7, 3, 11);
+  std::mt19937_64 rng(seed);
+  cv::Mat drawn = rgb.clone();
+  tl::apply_colour_jitter(drawn, tl::draw_colour_jitter(0.5, rng));
+  EXPECT_TRUE(same(augment(rgb, config, seed), drawn));
+  EXPECT_TRUE(same(augment(rgb, config, seed), augment(rgb, config, seed)));
 }
 
 TEST(Augment, ColourJitterKeepsGreyGreyAndChangesTheImage) {

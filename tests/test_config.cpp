@@ -121,6 +121,25 @@ TEST(Config, EnumsListTheChoices) {
   EXPECT_NE(e.find("'train.early_stopping.monitor'"), std::string::npos) << e;
 }
 
+TEST(Config, InterpolationChoosesTheResizeFilter) {
+  EXPECT_EQ(tl::parse_config(Json::object(), "x.json").data.interpolation, tl::Interpolation::Area);
+  const Json bicubic = Json::parse(R"({"data": {"interpolation": "bicubic"}})");
+  EXPECT_EQ(tl::parse_config(bicubic, "x.json").data.interpolation, tl::Interpolation::Bicubic);
+  const std::string e = config_error(Json::parse(R"({"data": {"interpolation": "lanczos"}})"));
+  EXPECT_NE(e.find("use one of: area, nearest, bilinear, bicubic"), std::string::npos) << e;
+}
+
+// Keras: shift ranges >= 1 are pixels; a sane cap remains.
+TEST(Config, ShiftRangesAcceptPixels) {
+  const tl::Config c = tl::parse_config(
+      Json::parse(R"({"data": {"augment": {"width_shift_range": 12, "height_shift_range": 0.1}}})"), "x.json");
+  EXPECT_EQ(c.data.augment.width_shift_range, 12);
+  EXPECT_EQ(c.data.augment.height_shift_range, 0.1);
+  const std::string e = config_error(Json::parse(R"({"data": {"augment": {"height_shift_range": 5000}}})"));
+  EXPECT_NE(e.find("'data.augment.height_shift_range'"), std::string::npos) << e;
+  EXPECT_NE(e.find("<= 4096"), std::string::npos) << e;
+}
+
 TEST(Config, OverridesParseJsonElseString) {
   Json c = Json::object();
   tl::apply_override(c, "train.epochs=3");

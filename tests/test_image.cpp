@@ -1,6 +1,6 @@
 // Decoding, probing, resizing and normalisation. Every fixture is written by the test itself:
 // with cv::imwrite, byte patches of it, or (for what OpenCV cannot write) tiny PIL-made files
-// embedded below.
+// embedded below; PIL's resizes are files in tests/fixtures/pil_resize.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -390,14 +390,62 @@ TEST(ImageResize, CropOffsetRoundsHalfToEvenLikeTorchvision) {
   EXPECT_TRUE(first == 48 || first == 49) << first;
 }
 
+// ---- data.interpolation: PIL's filters, against files PIL wrote (scripts/make_pil_resize_fixtures.py) ----
+
+cv::Mat pil_fixture(const std::string& name) {
+  return tl::decode_image(std::string(TL_SOURCE_DIR) + "/tests/fixtures/pil_resize/" + name + ".png", kLimit);
+}
+
+TEST(ImageResize, PilFiltersMatchPilExactly) {
+  const cv::Mat input = pil_fixture("input");
+  ASSERT_EQ(input.size(), cv::Size(97, 61));
+  const std::pair<const char*, tl::Interpolation> filters[] = {{"nearest", tl::Interpolation::Nearest},
+                                                               {"bilinear", tl::Interpolation::Bilinear},
+                                                               {"bicubic", tl::Interpolation::Bicubic}};
+  // Shrinking (antialiased), enlarging, one axis only, and unequal factors.
+  for (const auto& [name, filter] : filters)
+    for (const cv::Size size :
+         {cv::Size(32, 20), cv::Size(40, 40), cv::Size(150, 90), cv::Size(97, 30), cv::Size(13, 61)}) {
+      const std::string file = std::string(name) + "_" + std::to_string(size.width) + "x" + std::to_string(size.height);
+      const cv::Mat out = tl::resample(input, size.width, size.height, filter);
+      EXPECT_EQ(cv::norm(out, pil_fixture(file), cv::NORM_INF), 0) << file;
+    }
+}
+
+TEST(ImageResize, ShorterCenterCropMatchesTorchvisionOnPilImages) {
+  const cv::Mat input = pil_fixture("input");
+  EXPECT_EQ(cv::norm(tl::resize_image(input, 32, tl::ResizeMode::ShorterCenterCrop, tl::Interpolation::Bilinear),
+                     pil_fixture("torchvision_bilinear_32"), cv::NORM_INF),
+            0);
+  EXPECT_EQ(cv::norm(tl::resize_image(input, 32, tl::ResizeMode::ShorterCenterCrop, tl::Interpolation::Bicubic),
+                     pil_fixture("torchvision_bicubic_32"), cv::NORM_INF),
+            0);
+}
+
+TEST(ImageResize, AreaIsNotPil) {
+  // The default filter stays OpenCV's: this is the difference data.interpolation exists for.
+  const cv::Mat input = pil_fixture("input");
+  EXPECT_GT(cv::norm(tl::resample(input, 32, 20, tl::Interpolation::Area), pil_fixture("nearest_32x20"), cv::NORM_INF),
+            0);
+  EXPECT_GT(cv::norm(tl::resample(input, 32, 20, tl::Interpolation::Area), pil_fixture("bilinear_32x20"), cv::NORM_INF),
+            0);
+}
+
+TEST(ImageDecode, OnlyAreaDecodesJpegsAtReducedScale) {
+  EXPECT_EQ(tl::decode_target(224, tl::Interpolation::Area), 224);
+  for (auto filter : {tl::Interpolation::Nearest, tl::Interpolation::Bilinear, tl::Interpolation::Bicubic})
+    EXPECT_EQ(tl::decode_target(224, filter), 0) << tl::name_of(filter);
+}
+
 TEST(ImageResize, OutputIsAlwaysSizeBySize) {
   for (const cv::Size in :
        {cv::Size(1, 1), cv::Size(3, 1000), cv::Size(1000, 3), cv::Size(224, 224), cv::Size(500, 375)}) {
-    for (const auto& [name, mode] : tl::names_of<tl::ResizeMode>()) {
-      const cv::Mat out = tl::resize_image(cv::Mat(in, CV_8UC3, cv::Scalar(1, 2, 3)), 224, mode);
-      EXPECT_EQ(out.size(), cv::Size(224, 224)) << in << " " << name;
-      EXPECT_EQ(at(out, 100, 100), cv::Vec3b(1, 2, 3)) << in << " " << name;
-    }
+    for (const auto& [name, mode] : tl::names_of<tl::ResizeMode>())
+      for (const auto& [filter_name, filter] : tl::names_of<tl::Interpolation>()) {
+        const cv::Mat out = tl::resize_image(cv::Mat(in, CV_8UC3, cv::Scalar(1, 2, 3)), 224, mode, filter);
+        EXPECT_EQ(out.size(), cv::Size(224, 224)) << in << " " << name << " " << filter_name;
+        EXPECT_EQ(at(out, 100, 100), cv::Vec3b(1, 2, 3)) << in << " " << name << " " << filter_name;
+      }
   }
 }
 

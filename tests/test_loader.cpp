@@ -2,10 +2,13 @@
 #include <map>
 
 #include <gtest/gtest.h>
+#include <opencv2/imgcodecs.hpp>
 
+#include "../src/command_helpers.h"
 #include "image_fixtures.h"
 #include "test_util.h"
 #include "tl/errors.h"
+#include "tl/image.h"
 #include "tl/loader.h"
 
 namespace tl {
@@ -201,6 +204,60 @@ TEST(Loader, FailModeThrowsFromNext) {
   }
   EXPECT_FALSE(loader.next().has_value());
   EXPECT_THROW(run_epoch(loader, 1), DataError);  // a new epoch meets the file again
+}
+
+// data.interpolation reaches the loader's images: PIL's bilinear, as PIL wrote it.
+TEST(Loader, ResizesWithTheConfiguredInterpolation) {
+  const std::string dir = std::string(TL_SOURCE_DIR) + "/tests/fixtures/pil_resize/";
+  LoaderOptions options = small_options(1, 1);
+  options.image_size = 40;
+  options.interpolation = Interpolation::Bilinear;
+  options.normalize = Normalization{"RGB", 1.0, {0, 0, 0}, {1, 1, 1}};
+  Loader loader({{dir + "input.png", 0}}, options);
+  const std::vector<Batch> batches = run_epoch(loader, 0);
+  ASSERT_EQ(batches.size(), 1u);
+  const torch::Tensor expected = image_to_tensor(decode_image(dir + "bilinear_40x40.png", 1 << 20), options.normalize);
+  EXPECT_TRUE(torch::equal(batches[0].images, expected));
+}
+
+// random_resized_crop cuts the decoded original (torchvision), not the image resized to the input
+// size; with the memory cache, the cached original gives every epoch a fresh crop.
+TEST(Loader, RandomResizedCropCutsTheOriginal) {
+  TempDir dir;
+  cv::Mat coords(200, 256, CV_8UC3);  // each pixel holds its own x (blue) and y (green)
+  for (int y = 0; y < coords.rows; ++y)
+    for (int x = 0; x < coords.cols; ++x) coords.at<cv::Vec3b>(y, x) = cv::Vec3b(uint8_t(x), uint8_t(y), 0);
+  const std::string path = dir.str("coords.png");
+  ASSERT_TRUE(cv::imwrite(path, coords));
+  LoaderOptions options = small_options(1, 1);
+  options.image_size = 16;
+  options.interpolation = Interpolation::Nearest;
+  options.normalize = Normalization{"BGR", 1.0, {0, 0, 0}, {1, 1, 1}};  // channel 0: x, 1: y
+  options.augment = AugmentConfig{};
+  options.augment->crop_scale = {0.25, 0.25};  // a 113 px square of the original
+  options.augment->crop_ratio = {1, 1};
+  Loader plain({{path, 0}}, options);
+  options.cache_memory = true;
+  Loader cached({{path, 0}}, options);
+  for (int64_t epoch = 0; epoch < 3; ++epoch) {
+    const std::vector<Batch> batches = run_epoch(plain, epoch);
+    ASSERT_EQ(batches.size(), 1u);
+    const torch::Tensor image = batches[0].images[0];
+    for (int64_t c = 0; c < 2; ++c)  // nearest samples window pixels 3 to 109: in the original's pixels
+      EXPECT_NEAR((image[c].max() - image[c].min()).item<double>(), 106, 1) << "epoch " << epoch << " channel " << c;
+    expect_same_batches(run_epoch(cached, epoch), batches);
+  }
+  EXPECT_EQ(cached.cache_stats().bytes, 256 * 200 * 3);  // the original is what is cached
+}
+
+// evaluate and predict preprocess as the checkpoint's training did: its recorded interpolation,
+// and `area` for checkpoints recorded before the key existed.
+TEST(Loader, CheckpointOptionsUseTheRecordedInterpolation) {
+  CheckpointInfo info;
+  info.config = parse_config_leniently(Json::parse(R"({"data": {"interpolation": "bicubic"}})"), "new.pt");
+  EXPECT_EQ(checkpoint_loader_options(info, 1, torch::kCPU).interpolation, Interpolation::Bicubic);
+  info.config = parse_config_leniently(Json::parse(R"({"data": {"resize": "stretch"}})"), "old.pt");
+  EXPECT_EQ(checkpoint_loader_options(info, 1, torch::kCPU).interpolation, Interpolation::Area);
 }
 
 TEST(Loader, StoppingMidEpochDoesNotHang) {

@@ -31,14 +31,14 @@ struct AugmentConfig {
   double width_shift_range = 0;   // < 1: fraction of width; >= 1: pixels (Keras)
   double height_shift_range = 0;  // < 1: fraction of height; >= 1: pixels
   double zoom_range = 0;          // zoom factor uniform in [1-z, 1+z]
-  double shear_range = 0;         // degrees
+  double shear_range = 0;         // degrees; Keras' matrix [[1, -sin], [0, cos]] in (x, y)
   bool horizontal_flip = false;
   bool vertical_flip = false;
   std::array<double, 2> brightness_range{1.0, 1.0};  // multiplicative, uniform
   FillMode fill_mode = FillMode::Nearest;
-  std::array<double, 2> crop_scale{1.0, 1.0};         // random_resized_crop area fraction (off when 1,1)
+  std::array<double, 2> crop_scale{1.0, 1.0};  // random_resized_crop area fraction of the original (off when 1,1)
   std::array<double, 2> crop_ratio{0.75, 4.0 / 3.0};  // random_resized_crop aspect ratio
-  double color_jitter = 0;                            // brightness/contrast/saturation jitter strength
+  double color_jitter = 0;                            // brightness/contrast/saturation strength, random order
   bool enabled() const;
   bool crop_enabled() const { return crop_scale[0] != 1.0 || crop_scale[1] != 1.0; }
 };
@@ -57,6 +57,7 @@ struct DataConfig {
   DuplicatePolicy duplicates{};  // identical content across fixed splits (leakage)
   int64_t max_pixels{};          // decoded image size cap
   ResizeMode resize{};
+  Interpolation interpolation{};  // the resampling filter of every resize
   NormalizePreset normalize_preset{};
   Normalization normalize;
   int workers{};          // decoding threads; 0 = all cores

@@ -35,9 +35,18 @@ ProbeResult probe_image(const std::string& path, int64_t max_pixels, bool hash =
 // that side >= target_size. Throws ImageError.
 cv::Mat decode_image(const std::string& path, int64_t max_pixels, int64_t target_size = 0);
 
+// Resamples to width x height with `filter`: Area is OpenCV's INTER_AREA (INTER_LINEAR when
+// enlarging); Nearest, Bilinear and Bicubic reproduce PIL's Image.resize bit for bit (NEAREST, and
+// the antialiased BILINEAR and BICUBIC that torchvision's Resize uses on PIL images).
+cv::Mat resample(const cv::Mat& rgb, int width, int height, Interpolation filter);
+
 // Resizes to size x size: Stretch (Keras load_img target_size) or ShorterCenterCrop (torchvision
-// Resize(size) + CenterCrop(size)).
-cv::Mat resize_image(const cv::Mat& rgb, int64_t size, ResizeMode mode);
+// Resize(size) + CenterCrop(size)), resampling with `filter`.
+cv::Mat resize_image(const cv::Mat& rgb, int64_t size, ResizeMode mode, Interpolation filter = Interpolation::Area);
+
+// The decode_image target_size for images resized to `size`: reduced-scale JPEG decoding only for
+// Area (PIL's filters are matched on the full-resolution image, as PIL sees it).
+int64_t decode_target(int64_t size, Interpolation filter);
 
 // Writes the RGB uint8 image into `out` (3*H*W floats, CHW), applying the normalisation:
 // channel order, then x * scale, then (x - mean) / std per channel.
@@ -47,6 +56,7 @@ void write_normalized(const cv::Mat& rgb, const Normalization& norm, float* out)
 torch::Tensor image_to_tensor(const cv::Mat& rgb, const Normalization& norm);
 
 // decode + resize in one step, as training and prediction use it.
-cv::Mat load_image(const std::string& path, int64_t size, ResizeMode resize_mode, int64_t max_pixels);
+cv::Mat load_image(const std::string& path, int64_t size, ResizeMode resize_mode, int64_t max_pixels,
+                   Interpolation filter = Interpolation::Area);
 
 }  // namespace tl

@@ -1,7 +1,8 @@
 #pragma once
 // Batches of normalised tensors from a list of samples: worker threads decode and augment ahead
 // of the consumer into a bounded queue; each epoch a seeded shuffle; every sample exactly once per
-// epoch; an optional in-memory cache of decoded, resized uint8 images.
+// epoch; an optional in-memory cache of decoded, resized uint8 images (decoded originals when
+// random_resized_crop crops them: each sample's crop is random).
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -38,6 +39,7 @@ struct LoaderOptions {
   int prefetch_batches = 4;  // bounded queue length
   int64_t image_size = 224;
   ResizeMode resize = ResizeMode::Stretch;
+  Interpolation interpolation = Interpolation::Area;
   int64_t max_pixels = 100000000;
   Normalization normalize;
   std::optional<AugmentConfig> augment;  // none: no augmentation
