@@ -293,6 +293,106 @@ TEST(Dataset, SymlinkLoopIsWalkedOnce) {
   EXPECT_EQ(index.report.refused_links, std::vector<std::string>{dir.str("a/loop")});
 }
 
+// ---- one label per file, no leakage through duplicates ----
+
+// A link to the dataset root inside a class folder must not pull the other classes' files into it.
+TEST(Dataset, LinkToTheRootInsideAClassRelabelsNothing) {
+  TempDir dir;
+  write_class_tree(dir.path(), {{"a", 4}, {"b", 5}, {"c", 6}});
+  fs::create_directory_symlink("..", dir.path() / "a" / "loop");
+  DataConfig data = config_for(dir.str(), Layout::Folder);
+  data.split = {1.0, 0.0, 0.0};
+  data.val_fraction = 0;
+  const DatasetIndex index = scan_dataset(data);
+  EXPECT_EQ(per_class(index.train, 3), (std::vector<int>{4, 5, 6}));
+  EXPECT_EQ(index.report.refused_links, std::vector<std::string>{dir.str("a/loop")});
+  EXPECT_TRUE(index.report.conflicts.empty());
+}
+
+TEST(Dataset, AHardLinkAcrossClassesIsAConflictThatFailsOrIsSkipped) {
+  TempDir dir;
+  write_class_tree(dir.path(), {{"a", 4}, {"b", 4}});
+  fs::create_hard_link(dir.path() / "a" / "img_0.png", dir.path() / "b" / "twin.png");
+  DataConfig data = config_for(dir.str(), Layout::Folder);
+  const std::string message = data_error([&] { scan_dataset(data); });
+  EXPECT_NE(message.find(dir.str("a/img_0.png")), std::string::npos) << message;
+  EXPECT_NE(message.find(dir.str("b/twin.png")), std::string::npos) << message;
+  EXPECT_NE(message.find("data.on_conflict"), std::string::npos) << message;
+
+  data.on_conflict = ConflictPolicy::Skip;
+  data.split = {1.0, 0.0, 0.0};
+  data.val_fraction = 0;
+  const DatasetIndex index = scan_dataset(data);
+  EXPECT_EQ(per_class(index.train, 2), (std::vector<int>{3, 4}));  // both copies dropped
+  ASSERT_EQ(index.report.conflicts.size(), 1u);
+  EXPECT_TRUE(index.report.conflicts[0].same_file);
+  EXPECT_EQ(index.report.dropped_conflicts, 2);
+  const Json record = split_record(index, data);
+  ASSERT_EQ(record["conflicts"].size(), 1u);
+}
+
+TEST(Dataset, IdenticalContentUnderTwoClassesIsAConflict) {
+  TempDir dir;
+  write_class_tree(dir.path(), {{"a", 4}, {"b", 4}});
+  fs::copy_file(dir.path() / "a" / "img_1.png", dir.path() / "b" / "copy.png");
+  DataConfig data = config_for(dir.str(), Layout::Folder);
+  EXPECT_NE(data_error([&] { scan_dataset(data); }).find("identical images"), std::string::npos);
+  data.on_conflict = ConflictPolicy::Skip;
+  const DatasetIndex index = scan_dataset(data);
+  ASSERT_EQ(index.report.conflicts.size(), 1u);
+  EXPECT_FALSE(index.report.conflicts[0].same_file);
+}
+
+// Copies inside a class go to one split together, for every seed, and the split stays stratified.
+TEST(Dataset, CopiesStayInOneSplitForEverySeed) {
+  TempDir dir;
+  write_class_tree(dir.path(), {{"a", 20}, {"b", 20}});
+  for (int g = 0; g < 4; ++g)
+    for (int k = 1; k <= 2; ++k)
+      fs::copy_file(dir.path() / "a" / ("img_" + std::to_string(g) + ".png"),
+                    dir.path() / "a" / ("copy_" + std::to_string(g) + "_" + std::to_string(k) + ".png"));
+  for (uint64_t seed = 0; seed < 40; ++seed) {
+    SCOPED_TRACE(seed);
+    DataConfig data = config_for(dir.str(), Layout::Folder);
+    data.seed = seed;
+    const DatasetIndex index = scan_dataset(data);
+    ASSERT_EQ(index.report.duplicates.size(), 4u);
+    for (const auto& group : index.report.duplicates) {
+      ASSERT_EQ(group.files.size(), 3u);
+      for (const auto& file : group.files) EXPECT_EQ(file.second, group.files.front().second) << file.first;
+    }
+    const size_t total = index.train.size() + index.val.size() + index.test.size();
+    EXPECT_EQ(total, 48u);
+    EXPECT_NEAR(double(index.test.size()) / total, 0.15, 0.08);
+    EXPECT_EQ(per_class(index.test, 2)[0] > 0 && per_class(index.test, 2)[1] > 0, true);
+  }
+}
+
+// Fixed splits (train/ and test/ folders): a copy of a training image in test is leakage.
+TEST(Dataset, LeakageAcrossFixedSplitsWarnsDropsOrFails) {
+  TempDir dir;
+  write_class_tree(dir.path() / "train", {{"a", 5}, {"b", 5}});
+  write_class_tree(dir.path() / "test", {{"a", 2}, {"b", 2}});
+  fs::copy_file(dir.path() / "train" / "b" / "img_3.png", dir.path() / "test" / "b" / "leak.png");
+  DataConfig data = config_for(dir.str(), Layout::Folder);
+  const DatasetIndex warned = scan_dataset(data);
+  EXPECT_EQ(warned.report.leaked, 1);
+  EXPECT_EQ(warned.test.size(), 5u);  // warn keeps it
+  ASSERT_EQ(warned.report.duplicates.size(), 1u);
+  EXPECT_EQ(split_record(warned, data)["duplicate_groups"].size(), 1u);
+
+  data.duplicates = DuplicatePolicy::Drop;
+  const DatasetIndex dropped = scan_dataset(data);
+  EXPECT_EQ(dropped.test.size(), 4u);  // the copy in the later split goes
+  EXPECT_EQ(dropped.report.dropped_duplicates, 1);
+  for (const auto& s : dropped.test) EXPECT_EQ(s.path.find("leak.png"), std::string::npos);
+
+  data.duplicates = DuplicatePolicy::Fail;
+  const std::string message = data_error([&] { scan_dataset(data); });
+  EXPECT_NE(message.find("leak.png"), std::string::npos) << message;
+  EXPECT_NE(message.find("data.duplicates"), std::string::npos) << message;
+}
+
 TEST(Dataset, BadFilesAreSkippedOrFail) {
   TempDir dir;
   write_class_tree(dir.path(), {{"a", 6}, {"b", 6}});
