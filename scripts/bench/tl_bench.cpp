@@ -7,6 +7,8 @@
 #include <string>
 
 #include "tl/checkpoint.h"
+#include "tl/choices.h"
+#include "tl/config.h"
 #include "tl/dataset.h"
 #include "tl/device.h"
 #include "tl/loader.h"
@@ -19,14 +21,17 @@ double seconds_since(Clock::time_point start) { return std::chrono::duration<dou
 
 // The training split through the same Loader (and options) that `tl-train train` uses.
 int pipeline(const std::string& root, int size, int workers, int epochs, int batch) {
-  tl::DataConfig data;
+  tl::DataConfig data = tl::default_config().data;  // every other key as `tl-train train` has it
   data.root = root;
-  data.layout = "food11";
+  data.layout = tl::Layout::Food11;
   tl::DatasetIndex index = tl::scan_dataset(data);
   tl::LoaderOptions options;
   options.batch_size = batch;
   options.workers = workers;
   options.image_size = size;
+  options.resize = data.resize;
+  options.interpolation = data.interpolation;
+  options.max_pixels = data.max_pixels;
   options.normalize = data.normalize;
   tl::Loader loader(index.train, options);
   int64_t images = 0;
