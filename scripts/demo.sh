@@ -41,9 +41,9 @@ begin "Preparing Fashion-MNIST (source: 5 classes x $SOURCE_PER_CLASS; target: 5
 finish data
 
 begin "Exporting VGG16 ($WEIGHTS weights)"
-"$PYTHON" scripts/export_vgg16.py --weights random --seed 0 --features-only --out models/vgg16_random_features.pt
+"$PYTHON" scripts/export_backbone.py --weights random --seed 0 --features-only --out models/vgg16_random_features.pt
 if [ "$WEIGHTS" = imagenet ]; then
-  "$PYTHON" scripts/export_vgg16.py --weights imagenet --features-only --out models/vgg16_features.pt
+  "$PYTHON" scripts/export_backbone.py --weights imagenet --features-only --out models/vgg16_features.pt
 fi
 finish export
 

@@ -1,16 +1,18 @@
 #!/usr/bin/env python3
-"""Export torchvision's VGG16/VGG19 as a TorchScript file for tl-train.
+"""Export a torchvision classifier as a TorchScript file for tl-train.
 
-The C++ side loads the result with torch::jit::load and relies on the
-torchvision submodule names: `features` (conv/relu/maxpool Sequential with
-the original indices), `avgpool` and, unless --features-only, `classifier`
-(the original 7-layer Sequential). Metadata about how the file was made is
+Supported: VGG16/19, ResNet-18/34/50/101, MobileNetV3 small/large, EfficientNet-B0..B3 and
+ConvNeXt-Tiny/Small, from torchvision 0.14. The file is `torch.jit.script(model)` of torchvision's
+own model in eval mode, so tl-train reads it exactly as it reads a model the user scripted
+themselves: it recognises the family from the module structure and relies on torchvision's
+submodule names (`features`, `layer1`..`layer4`, ...). Metadata about how the file was made is
 stored as the extra file `tl_backbone.json` inside the archive.
 
 Examples:
-  scripts/export_vgg16.py                                  # ImageNet VGG16 -> models/vgg16.pt
-  scripts/export_vgg16.py --features-only                  # backbone only (~58 MB)
-  scripts/export_vgg16.py --weights random --width-div 16 --out /tmp/tiny.pt
+  scripts/export_backbone.py                                   # ImageNet VGG16 -> models/vgg16.pt
+  scripts/export_backbone.py --arch resnet50                   # ImageNet ResNet-50 -> models/resnet50.pt
+  scripts/export_backbone.py --arch vgg16 --features-only      # VGG conv base only (~58 MB)
+  scripts/export_backbone.py --arch efficientnet_b0 --weights random --width-div 16 --out /tmp/tiny.pt
 """
 
 import argparse
@@ -33,13 +35,28 @@ try:
     import torch
     import torch.nn as nn
     import torchvision
+    from torchvision.models import convnext as tv_convnext
+    from torchvision.models import efficientnet as tv_efficientnet
+    from torchvision.models import mobilenetv3 as tv_mobilenet
+    from torchvision.models import resnet as tv_resnet
     from torchvision.models import vgg as tv_vgg
 except ImportError as e:
     # Common on Debian when `python3` is a pyenv/venv interpreter without the apt torch.
-    sys.exit(f"export_vgg16.py: {e}; install python3-torchvision or run with /usr/bin/python3")
+    sys.exit(f"export_backbone.py: {e}; install python3-torchvision or run with /usr/bin/python3")
 
-PROG = "export_vgg16.py"
-CFG_KEYS = {"vgg16": "D", "vgg19": "E"}  # torchvision's names for the layer configs
+PROG = os.path.basename(sys.argv[0]) if __name__ == "__main__" else "export_backbone.py"
+VGG_CFG_KEYS = {"vgg16": "D", "vgg19": "E"}  # torchvision's names for the layer configs
+RESNET_BLOCKS = {"resnet18": (tv_resnet.BasicBlock, [2, 2, 2, 2]),
+                 "resnet34": (tv_resnet.BasicBlock, [3, 4, 6, 3]),
+                 "resnet50": (tv_resnet.Bottleneck, [3, 4, 6, 3]),
+                 "resnet101": (tv_resnet.Bottleneck, [3, 4, 23, 3])}
+CONVNEXT_STAGES = {"convnext_tiny": ([96, 192, 384, 768], [3, 3, 9, 3], 0.1),
+                   "convnext_small": ([96, 192, 384, 768], [3, 3, 27, 3], 0.4)}
+EFFICIENTNETS = {"efficientnet_b0": (1.0, 1.0, 0.2), "efficientnet_b1": (1.0, 1.1, 0.2),  # width, depth, dropout
+                 "efficientnet_b2": (1.1, 1.2, 0.3), "efficientnet_b3": (1.2, 1.4, 0.3)}
+MOBILENETS = ["mobilenet_v3_small", "mobilenet_v3_large"]
+ARCHS = sorted(list(VGG_CFG_KEYS) + list(RESNET_BLOCKS) + list(CONVNEXT_STAGES) +
+               list(EFFICIENTNETS) + MOBILENETS)
 BASE_HIDDEN = 4096
 NUM_CLASSES = 1000
 DOWNLOAD_TIMEOUT_S = 30  # per socket operation, so an offline machine fails fast
@@ -63,17 +80,17 @@ class VGGFeatures(nn.Module):
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(
-        prog=PROG, description="Export torchvision VGG16/VGG19 to TorchScript for tl-train.")
-    p.add_argument("--arch", choices=sorted(CFG_KEYS), default="vgg16")
+        prog=PROG, description="Export a torchvision classifier to TorchScript for tl-train.")
+    p.add_argument("--arch", choices=ARCHS, default="vgg16")
     p.add_argument("--weights", choices=["imagenet", "random"], default="imagenet",
                    help="ImageNet weights (downloaded once into the torch hub cache) "
                         "or seeded random initialisation (offline)")
     p.add_argument("--seed", type=int, default=0,
                    help="seed for --weights random (output is bit-reproducible)")
     p.add_argument("--features-only", action="store_true",
-                   help="drop the classifier; forward returns the feature map")
+                   help="VGG only: drop the 120M-parameter classifier; forward returns the feature map")
     p.add_argument("--width-div", type=int, default=1, metavar="N",
-                   help="divide all conv widths and the 4096 hidden width by N "
+                   help="divide every channel width by N, keeping every layer and block "
                         "(tiny test networks; --weights random only)")
     p.add_argument("--out", help="output path (default models/<arch>[_features].pt)")
     args = p.parse_args(argv)
@@ -82,6 +99,9 @@ def parse_args(argv=None):
         p.error("--width-div must divide 64 (1, 2, 4, 8, 16, 32 or 64)")
     if args.width_div != 1 and args.weights != "random":
         p.error("--width-div needs --weights random (ImageNet weights only fit the full width)")
+    if args.features_only and args.arch not in VGG_CFG_KEYS:
+        p.error("--features-only is for vgg16 and vgg19 (other families keep their small classifier, "
+                "so that a fine-tuned backbone loads back into torchvision with strict=True)")
     if args.out is None:
         suffix = "_features" if args.features_only else ""
         if args.width_div != 1:
@@ -92,7 +112,7 @@ def parse_args(argv=None):
 
 def scaled_cfg(arch, width_div):
     """torchvision's layer config with every conv width divided by width_div."""
-    cfg = tv_vgg.cfgs[CFG_KEYS[arch]]
+    cfg = tv_vgg.cfgs[VGG_CFG_KEYS[arch]]
     return [v if v == "M" else v // width_div for v in cfg]
 
 
@@ -110,8 +130,7 @@ def make_classifier(in_features, hidden):
     return classifier
 
 
-def build_random(arch, seed, width_div):
-    torch.manual_seed(seed)
+def build_vgg(arch, width_div):
     features = tv_vgg.make_layers(scaled_cfg(arch, width_div), batch_norm=False)
     model = tv_vgg.VGG(features, num_classes=NUM_CLASSES, init_weights=True)
     if width_div != 1:
@@ -121,13 +140,62 @@ def build_random(arch, seed, width_div):
     return model
 
 
+class NarrowResNet(tv_resnet.ResNet):
+    """torchvision's ResNet with every width divided by width_div. The class is renamed back to
+    `ResNet` before scripting, so the file is indistinguishable from a narrow torchvision one."""
+
+    def __init__(self, block, layers, width_div):
+        nn.Module.__init__(self)
+        widths = [64 // width_div * 2 ** i for i in range(4)]
+        self._norm_layer = nn.BatchNorm2d
+        self.inplanes, self.dilation, self.groups, self.base_width = widths[0], 1, 1, 64
+        self.conv1 = nn.Conv2d(3, widths[0], kernel_size=7, stride=2, padding=3, bias=False)
+        self.bn1 = nn.BatchNorm2d(widths[0])
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(kernel_size=3, stride=2, padding=1)
+        self.layer1 = self._make_layer(block, widths[0], layers[0])
+        self.layer2 = self._make_layer(block, widths[1], layers[1], stride=2)
+        self.layer3 = self._make_layer(block, widths[2], layers[2], stride=2)
+        self.layer4 = self._make_layer(block, widths[3], layers[3], stride=2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(widths[3] * block.expansion, NUM_CLASSES)
+        for m in self.modules():  # torchvision's initialisation
+            if isinstance(m, nn.Conv2d):
+                nn.init.kaiming_normal_(m.weight, mode="fan_out", nonlinearity="relu")
+            elif isinstance(m, nn.BatchNorm2d):
+                nn.init.constant_(m.weight, 1)
+                nn.init.constant_(m.bias, 0)
+
+
+def build_random(arch, seed, width_div):
+    torch.manual_seed(seed)
+    if arch in VGG_CFG_KEYS:
+        return build_vgg(arch, width_div)
+    if width_div == 1:
+        return getattr(torchvision.models, arch)()
+    if arch in RESNET_BLOCKS:
+        model = NarrowResNet(*RESNET_BLOCKS[arch], width_div)
+        model.__class__ = tv_resnet.ResNet
+        return model
+    if arch in MOBILENETS:
+        setting, last = tv_mobilenet._mobilenet_v3_conf(arch, width_mult=1.0 / width_div)
+        return tv_mobilenet.MobileNetV3(setting, last)
+    if arch in EFFICIENTNETS:
+        width, depth, dropout = EFFICIENTNETS[arch]
+        setting, last = tv_efficientnet._efficientnet_conf(arch, width_mult=width / width_div, depth_mult=depth)
+        return tv_efficientnet.EfficientNet(setting, dropout, last_channel=last)
+    widths, depths, drop = CONVNEXT_STAGES[arch]
+    widths = [w // width_div for w in widths]
+    setting = [tv_convnext.CNBlockConfig(w, widths[i + 1] if i + 1 < len(widths) else None, d)
+               for i, (w, d) in enumerate(zip(widths, depths))]
+    return tv_convnext.ConvNeXt(setting, stochastic_depth_prob=drop)
+
+
 def build_imagenet(arch):
-    weights = {"vgg16": torchvision.models.VGG16_Weights.IMAGENET1K_V1,
-               "vgg19": torchvision.models.VGG19_Weights.IMAGENET1K_V1}[arch]
     builder = getattr(torchvision.models, arch)
     socket.setdefaulttimeout(DOWNLOAD_TIMEOUT_S)
     try:
-        return builder(weights=weights)
+        return builder(weights="DEFAULT")  # each family's ImageNet-1k weights
     except KeyboardInterrupt:
         raise
     except Exception as e:  # URLError, timeouts, hash mismatch, ...: all mean "no weights"
@@ -182,7 +250,7 @@ def main(argv=None):
         return 1
 
     n_params = sum(p.numel() for p in module.parameters())
-    n_convs = sum(isinstance(m, nn.Conv2d) for m in module.features)
+    n_convs = sum(isinstance(m, nn.Conv2d) for m in module.modules())
     size_mb = os.path.getsize(args.out) / 1e6
     print(f"{PROG}: wrote {args.out} ({size_mb:.2f} MB, {n_params:,} parameters, "
           f"{n_convs} conv layers, arch={args.arch}, weights={args.weights}"

@@ -11,7 +11,7 @@ packages=(
   libutf8proc-dev       # display widths of class names in text tables; UTF-8 checks of file names
   libxxhash-dev         # content hashes of the dataset's files (duplicates, leakage)
   libopenblas0-openmp   # fast BLAS for LibTorch's dense layers (the reference BLAS is ~60x slower)
-  python3-torchvision   # scripts/export_vgg16.py and the Python interop tests
+  python3-torchvision   # scripts/export_backbone.py and the Python interop tests
   dataset-fashion-mnist # the offline demo's real images
 )
 

@@ -490,11 +490,12 @@ const std::vector<KeySpec>& schema() {
                        [](Config& c, double v) { c.data.augment.color_jitter = v; }));
     // model
     s.push_back(text("model.backbone", "models/vgg16.pt",
-                     "TorchScript from `scripts/export_vgg16.py`, or a tl-train checkpoint",
+                     "TorchScript torchvision VGG, ResNet, MobileNet, EfficientNet or ConvNeXt (`scripts/export_backbone.py` or "
+                     "`torch.jit.script`), or a tl-train checkpoint",
                      [](Config& c, std::string v) { c.model.backbone = v; }));
     s.push_back(
         {"model.freeze", "none", "string or int",
-         "`none`, `all`, N (first N conv layers) or a layer name (docs/backbones.md), frozen through it",
+         "`none`, `all`, N (first N layers with weights) or a layer name (docs/backbones.md), frozen through it",
          [](const Json& v, Config& c, Problems& p) { return read_freeze_spec(v, "model.freeze", c.model.freeze, p); }});
     s.push_back(integer("model.input_size", 224, 32, 4096, "square input side, >= 32",
                         [](Config& c, int64_t v) { c.model.input_size = v; }));
@@ -679,7 +680,7 @@ void cross_checks(Config& c, Problems& p) {
   if (c.optim.nesterov && c.optim.momentum <= 0) p.fail("optim.nesterov", "needs optim.momentum > 0");
   if (c.model.head.pool == HeadPool::Vgg && !c.model.head.hidden.empty())
     p.fail("model.head.hidden", "must be empty with pool \"vgg\" (the pretrained fc1 and fc2 are the hidden layers)");
-  if (c.model.backbone.empty()) p.fail("model.backbone", "is empty; export one with scripts/export_vgg16.py");
+  if (c.model.backbone.empty()) p.fail("model.backbone", "is empty; export one with scripts/export_backbone.py");
 }
 
 Config parse(const Json& user, const std::string& source, const Origins& origins, bool lenient) {

@@ -7,6 +7,7 @@
 #include <iomanip>
 #include <sstream>
 
+#include "tl/backbone_family.h"
 #include "tl/errors.h"
 #include "tl/files.h"
 #include "tl/text_width.h"
@@ -16,15 +17,10 @@ namespace {
 
 constexpr double kVggDropout = 0.5;  // torchvision's classifier dropout between fc1, fc2 and the output
 
-std::string type_of(const torch::jit::Module& m) {
-  auto name = m.type()->name();
-  return name ? name->name() : "Module";
-}
-
 std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 std::string export_hint(const std::string& path) {
-  return "export one with: /usr/bin/python3 scripts/export_vgg16.py --out " + path +
+  return "export one with: /usr/bin/python3 scripts/export_backbone.py --arch vgg16 --out " + path +
          " (add --weights random when offline)";
 }
 
@@ -90,6 +86,28 @@ void add_head_parameters(torch::jit::Module& m, std::vector<int64_t> widths, int
   }
 }
 
+// VGG keeps its historical layout (`features`, `avgpool`, `fc1`, `fc2` at the top); every other
+// family is held whole as `backbone`, so its parameters keep torchvision's names under one prefix.
+void attach_backbone(torch::jit::Module& m, const torch::jit::Module& backbone, BackboneFamily family) {
+  if (family != BackboneFamily::Vgg) return m.register_module("backbone", backbone);
+  m.register_module("features", backbone.attr("features").toModule());
+  if (backbone.hasattr("avgpool")) m.register_module("avgpool", backbone.attr("avgpool").toModule());
+}
+
+// A tl-train checkpoint carries its backbone whole as `backbone` (VGG: its `features` at the top).
+BackboneFamily family_of_model(const torch::jit::Module& module, const std::string& path) {
+  if (module.hasattr("backbone") && module.hasattr("head_w0"))
+    return recognise_family(module.attr("backbone").toModule(), path);
+  return recognise_family(module, path);
+}
+
+int64_t infer_head_width(TransferModel& model, int64_t input_size, const std::string& path) {
+  torch::NoGradGuard no_grad;
+  torch::Tensor x = model.forward_backbone(torch::zeros({1, 3, input_size, input_size}));
+  if (x.dim() != 2) throw ModelError("unexpected feature shape from " + path);
+  return x.size(1);
+}
+
 }  // namespace
 
 torch::jit::Module load_torchscript(const std::string& path, const torch::Device& device, const std::string& hint,
@@ -123,14 +141,16 @@ torch::jit::Module load_torchscript(const std::string& path, const torch::Device
 
 TransferModel TransferModel::create(const ModelConfig& config, int64_t num_classes, uint64_t seed) {
   std::string meta_text;
-  torch::jit::Module backbone =
+  torch::jit::Module loaded =
       load_torchscript(config.backbone, torch::kCPU, export_hint(config.backbone), "tl_meta.json", &meta_text);
   const bool is_checkpoint = !meta_text.empty();
-  if (!backbone.hasattr("features"))
-    throw ModelError(config.backbone +
-                     ": has no 'features' submodule; export the backbone with scripts/export_vgg16.py");
-
   TransferModel model;
+  model.family_ = family_of_model(loaded, config.backbone);
+  const torch::jit::Module backbone =
+      loaded.hasattr("backbone") && loaded.hasattr("head_w0") ? loaded.attr("backbone").toModule() : loaded;
+  if (config.head.pool == HeadPool::Vgg && model.family_ != BackboneFamily::Vgg)
+    throw ModelError(config.backbone + ": model.head.pool \"vgg\" reuses VGG's pretrained fc1 and fc2, but this is a " +
+                     family_name(model.family_) + " backbone; use pool \"avg\", \"max\" or \"flatten\"");
   model.num_classes_ = num_classes;
   model.head_spec_ =
       Json{{"pool", name_of(config.head.pool)}, {"hidden", config.head.hidden}, {"dropout", config.head.dropout}};
@@ -139,26 +159,13 @@ TransferModel TransferModel::create(const ModelConfig& config, int64_t num_class
   model.module_ = torch::jit::Module(c10::QualifiedName("__torch__.tl.TransferModel"), cu, /*shouldMangle=*/true);
   torch::jit::Module& m = model.module_;
   m.register_attribute("training", c10::BoolType::get(), false);
-  m.register_module("features", backbone.attr("features").toModule());
-  if (backbone.hasattr("avgpool")) m.register_module("avgpool", backbone.attr("avgpool").toModule());
-
+  attach_backbone(m, backbone, model.family_);
   if (config.head.pool == HeadPool::Vgg) attach_vgg_classifier(m, backbone, config.backbone, is_checkpoint);
 
-  // Infer the head's input width from a dry run of the backbone at the configured size.
   torch::manual_seed(seed);
   model.build_stages();
-  int64_t width = 0;
-  {
-    torch::NoGradGuard no_grad;
-    torch::Tensor x = torch::zeros({1, 3, config.input_size, config.input_size});
-    for (const Stage& s : model.stages_) {
-      if (s.kind == Stage::Head) break;
-      x = model.run_stage(s, x, false);
-    }
-    width = x.size(1);
-    if (x.dim() != 2) throw ModelError("unexpected feature shape from " + config.backbone);
-  }
-  add_head_parameters(m, config.head.hidden, num_classes, width);
+  model.train(false);  // a model scripted in training mode would otherwise update BatchNorm statistics
+  add_head_parameters(m, config.head.hidden, num_classes, infer_head_width(model, config.input_size, config.backbone));
   model.define_methods();
   model.set_freeze(config.freeze);
   return model;
@@ -167,6 +174,7 @@ TransferModel TransferModel::create(const ModelConfig& config, int64_t num_class
 TransferModel TransferModel::from_checkpoint(torch::jit::Module module, const Json& meta) {
   TransferModel model;
   model.module_ = std::move(module);
+  model.family_ = family_of_model(model.module_, "the checkpoint");
   model.head_spec_ = meta.at("head");
   model.num_classes_ = static_cast<int64_t>(meta.at("classes").size());
   model.build_stages();
@@ -174,28 +182,34 @@ TransferModel TransferModel::from_checkpoint(torch::jit::Module module, const Js
   return model;
 }
 
+torch::jit::Module TransferModel::backbone_root() const {
+  return family_ == BackboneFamily::Vgg ? module_ : module_.attr("backbone").toModule();
+}
+
 void TransferModel::build_stages() {
   stages_.clear();
-  torch::jit::Module features = module_.attr("features").toModule();
-  int block = 1, conv_in_block = 0, index = 0;
-  for (const auto& child : features.named_children()) {
-    std::string type = type_of(child.value);
-    std::string keras;
-    if (type == "Conv2d") keras = "block" + std::to_string(block) + "_conv" + std::to_string(++conv_in_block);
-    if (type == "MaxPool2d") keras = "block" + std::to_string(block++) + "_pool", conv_in_block = 0;
-    stages_.push_back({Stage::Feature, "features." + child.name, keras, index++});
+  const torch::jit::Module root = backbone_root();
+  int block = 1, conv_in_block = 0;
+  for (const std::string& name : feature_stage_names(root, family_)) {
+    Stage stage{Stage::Feature, name, "", 0, submodule_at(root, name)};
+    const std::string type = module_type_name(stage.module);
+    if (family_ == BackboneFamily::Vgg && type == "Conv2d")  // Keras' names for VGG's layers
+      stage.keras_name = "block" + std::to_string(block) + "_conv" + std::to_string(++conv_in_block);
+    if (family_ == BackboneFamily::Vgg && type == "MaxPool2d")
+      stage.keras_name = "block" + std::to_string(block++) + "_pool", conv_in_block = 0;
+    stages_.push_back(stage);
   }
   const std::string pool = head_spec_.at("pool");
   stages_.push_back({Stage::Pool, pool == "vgg" ? "avgpool" : "pool",
                      pool == "avg"   ? "global_average_pooling2d"
                      : pool == "max" ? "global_max_pooling2d"
                                      : "flatten",
-                     0});
+                     0, {}});
   if (pool == "vgg") {
-    stages_.push_back({Stage::Fc, "fc1", "fc1", 1});
-    stages_.push_back({Stage::Fc, "fc2", "fc2", 2});
+    stages_.push_back({Stage::Fc, "fc1", "fc1", 1, module_.attr("fc1").toModule()});
+    stages_.push_back({Stage::Fc, "fc2", "fc2", 2, module_.attr("fc2").toModule()});
   }
-  stages_.push_back({Stage::Head, "head", "", 0});
+  stages_.push_back({Stage::Head, "head", "", 0, {}});
   frozen_.assign(stages_.size(), false);
 }
 
@@ -205,7 +219,11 @@ void TransferModel::define_methods() {
   const std::string pool = head_spec_.at("pool");
   std::ostringstream src;
   src << "def forward(self, x):\n";
-  src << "    x = self.features.forward(x)\n";
+  if (family_ == BackboneFamily::Vgg) src << "    x = self.features.forward(x)\n";
+  if (family_ == BackboneFamily::ResNet)
+    for (const Stage& s : stages_)
+      if (s.kind == Stage::Feature) src << "    x = self.backbone." << s.name << ".forward(x)\n";
+  if (family_ != BackboneFamily::Vgg && family_ != BackboneFamily::ResNet) src << "    x = self.backbone.features.forward(x)\n";
   if (pool == "avg") src << "    x = torch.mean(x, [2, 3])\n";
   if (pool == "max") src << "    x = torch.amax(x, [2, 3])\n";
   if (pool == "flatten") src << "    x = torch.flatten(x, 1)\n";
@@ -226,62 +244,62 @@ void TransferModel::define_methods() {
   module_.define(src.str());
 }
 
-int64_t TransferModel::conv_layer_count() const {
-  return std::count_if(stages_.begin(), stages_.end(), [](const Stage& s) {
-    return s.kind == Stage::Feature && !s.keras_name.empty() && s.keras_name.find("conv") != std::string::npos;
-  });
+int64_t TransferModel::parameter_stage_count() const {
+  return std::count_if(stages_.begin(), stages_.end(),
+                       [](const Stage& s) { return s.kind == Stage::Feature && !module_params(s.module).empty(); });
+}
+
+// The names a freeze spec may use, for the message that rejects one.
+std::string TransferModel::freeze_names_hint() const {
+  std::string first, last, first_keras, last_keras;
+  for (const Stage& s : stages_) {
+    if (s.kind != Stage::Feature || module_params(s.module).empty()) continue;
+    (first.empty() ? first : last) = s.name;
+    if (!s.keras_name.empty()) (first_keras.empty() ? first_keras : last_keras) = s.keras_name;
+  }
+  std::string hint = "; use \"none\", \"all\", 0.." + std::to_string(parameter_stage_count()) + " (leading layers with weights), " +
+                     first + ".." + last;
+  if (!first_keras.empty()) hint += ", " + first_keras + ".." + last_keras + " (Keras' names)";
+  if (head_spec_.at("pool") == "vgg") hint += ", fc1 or fc2";
+  return hint + "; `tl-train summary` lists them";
 }
 
 std::pair<int64_t, int64_t> TransferModel::resolve_freeze(const std::string& spec, const std::string& key) const {
-  const int64_t convs = conv_layer_count();
+  const int64_t blocks = parameter_stage_count();
   const bool has_fc = head_spec_.at("pool") == "vgg";
-  int64_t frozen_convs = 0, frozen_fcs = 0;
-  auto names_hint = [&]() {
-    std::string last_conv, last_pool;
-    for (const Stage& s : stages_) {
-      if (s.keras_name.find("_conv") != std::string::npos) last_conv = s.keras_name;
-      if (s.keras_name.find("_pool") != std::string::npos) last_pool = s.keras_name;
-    }
-    return "; use \"none\", \"all\", 0.." + std::to_string(convs) + ", block1_conv1.." + last_conv + ", block1_pool.." +
-           last_pool + (has_fc ? ", fc1 or fc2" : "");
-  };
-  if (spec == "none") {
-  } else if (spec == "all") {
-    frozen_convs = convs, frozen_fcs = has_fc ? 2 : 0;
-  } else if (!spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit)) {
-    frozen_convs = std::stoll(spec);
-    if (frozen_convs > convs)
-      throw ConfigError(key + " " + spec + " is beyond the backbone's " + std::to_string(convs) + " conv layers" +
-                        names_hint());
-  } else if (spec == "fc1" || spec == "fc2") {
-    if (!has_fc) throw ConfigError(key + " \"" + spec + "\" exists only with model.head.pool \"vgg\"" + names_hint());
-    frozen_convs = convs, frozen_fcs = spec == "fc1" ? 1 : 2;
-  } else {
-    bool found = false;
-    int64_t seen_convs = 0;
-    for (const Stage& s : stages_) {
-      if (s.kind != Stage::Feature) break;
-      if (s.keras_name.find("_conv") != std::string::npos) ++seen_convs;
-      if (s.keras_name == spec) frozen_convs = seen_convs, found = true;
-    }
-    if (!found) throw ConfigError(key + " \"" + spec + "\" is not a layer of this backbone" + names_hint());
+  if (spec == "none") return {0, 0};
+  if (spec == "all") return {blocks, has_fc ? 2 : 0};
+  if (!spec.empty() && std::all_of(spec.begin(), spec.end(), ::isdigit)) {
+    if (spec.size() > 6 || std::stoll(spec) > blocks)
+      throw ConfigError(key + " " + spec + " is beyond the backbone's " + std::to_string(blocks) + " layers with weights" +
+                        freeze_names_hint());
+    return {std::stoll(spec), 0};
   }
-
-  return {frozen_convs, frozen_fcs};
+  if (spec == "fc1" || spec == "fc2") {
+    if (!has_fc)
+      throw ConfigError(key + " \"" + spec + "\" exists only with model.head.pool \"vgg\"" + freeze_names_hint());
+    return {blocks, spec == "fc1" ? 1 : 2};
+  }
+  int64_t seen = 0;
+  for (const Stage& s : stages_) {  // a layer by torchvision's or Keras' name: frozen through it
+    if (s.kind != Stage::Feature) break;
+    if (!module_params(s.module).empty()) ++seen;
+    if (s.name == spec || s.keras_name == spec) return {seen, 0};
+  }
+  throw ConfigError(key + " \"" + spec + "\" is not a layer of this backbone" + freeze_names_hint());
 }
 
 void TransferModel::check_freeze(const std::string& spec, const std::string& key) const { resolve_freeze(spec, key); }
 
 void TransferModel::set_freeze(const std::string& spec, const std::string& key) {
-  const auto [frozen_convs, frozen_fcs] = resolve_freeze(spec, key);
-  int64_t conv_ordinal = 0;
+  const auto [frozen_blocks, frozen_fcs] = resolve_freeze(spec, key);
+  int64_t ordinal = 0;
   for (size_t i = 0; i < stages_.size(); ++i) {
     const Stage& s = stages_[i];
     bool frozen = false;
     if (s.kind == Stage::Feature) {
-      auto params = stage_parameters(s);
-      if (!params.empty())
-        frozen = conv_ordinal++ < frozen_convs;
+      if (!module_params(s.module).empty())
+        frozen = ordinal++ < frozen_blocks;
       else
         frozen = i == 0 || frozen_[i - 1];  // parameter-free layers follow the layer before
     } else if (s.kind == Stage::Pool) {
@@ -295,6 +313,7 @@ void TransferModel::set_freeze(const std::string& spec, const std::string& key) 
   first_trainable_stage_ = 0;
   while (first_trainable_stage_ < stages_.size() && frozen_[first_trainable_stage_]) ++first_trainable_stage_;
   freeze_spec_ = spec;
+  apply_training_flags();
 }
 
 bool TransferModel::prefix_is_whole_backbone() const { return stages_[first_trainable_stage_].kind == Stage::Head; }
@@ -304,23 +323,15 @@ bool TransferModel::stage_trainable(const Stage& stage) const {
 }
 
 std::vector<torch::Tensor> TransferModel::stage_parameters(const Stage& s) {
-  switch (s.kind) {
-    case Stage::Feature:
-      return module_params(module_.attr("features").toModule().attr(std::to_string(s.index)).toModule());
-    case Stage::Fc:
-      return module_params(module_.attr("fc" + std::to_string(s.index)).toModule());
-    case Stage::Head:
-      return head_parameters();
-    case Stage::Pool:
-      break;
-  }
-  return {};
+  if (s.kind == Stage::Head) return head_parameters();
+  return s.kind == Stage::Pool ? std::vector<torch::Tensor>{} : module_params(s.module);
 }
 
 torch::Tensor TransferModel::run_stage(const Stage& s, torch::Tensor x, bool training_stage) {
+  torch::jit::Module module = s.module;  // a handle: forward is not const
   switch (s.kind) {
     case Stage::Feature:
-      return module_.attr("features").toModule().attr(std::to_string(s.index)).toModule().forward({x}).toTensor();
+      return module.forward({x}).toTensor();
     case Stage::Pool: {
       const std::string& pool = head_spec_.at("pool").get_ref<const std::string&>();
       if (pool == "avg") return x.mean({2, 3});
@@ -329,7 +340,7 @@ torch::Tensor TransferModel::run_stage(const Stage& s, torch::Tensor x, bool tra
       return module_.attr("avgpool").toModule().forward({x}).toTensor().flatten(1);
     }
     case Stage::Fc: {
-      x = torch::relu(module_.attr("fc" + std::to_string(s.index)).toModule().forward({x}).toTensor());
+      x = torch::relu(module.forward({x}).toTensor());
       return torch::dropout(x, kVggDropout, training_stage);
     }
     case Stage::Head: {
@@ -365,9 +376,27 @@ torch::Tensor TransferModel::forward(const torch::Tensor& images) {
   return forward_from_prefix(forward_prefix(images));
 }
 
+torch::Tensor TransferModel::forward_backbone(const torch::Tensor& images) {
+  torch::Tensor x = images;
+  for (const Stage& s : stages_) {
+    if (s.kind == Stage::Head) break;
+    x = run_stage(s, x, false);
+  }
+  return x;
+}
+
 void TransferModel::train(bool on) {
   training_ = on;
   module_.train(on);
+  apply_training_flags();
+}
+
+// Frozen layers always run in inference mode: a frozen BatchNorm normalises with its running
+// statistics and never updates them (Keras' `trainable = False`, timm's freeze_batch_norm_2d).
+void TransferModel::apply_training_flags() {
+  for (size_t i = 0; i < stages_.size(); ++i)
+    if (stages_[i].kind == Stage::Feature || stages_[i].kind == Stage::Fc)
+      stages_[i].module.train(training_ && !frozen_[i]);
 }
 
 void TransferModel::to(const torch::Device& device) { module_.to(device); }
@@ -410,17 +439,20 @@ std::vector<torch::Tensor> TransferModel::all_parameters() {
 
 ModelSummary TransferModel::summary(int64_t input_size) {
   torch::NoGradGuard no_grad;
+  const bool was_training = training_;
+  train(false);  // a batch of one through BatchNorm, without touching its statistics
   ModelSummary summary;
   torch::Tensor x = torch::zeros({1, 3, input_size, input_size}, torch::TensorOptions().device(device()));
   for (const Stage& s : stages_) {
+    const auto input_shape = x.sizes().vec();
     x = run_stage(s, x, false);
-    if (s.kind == Stage::Feature && s.keras_name.empty()) continue;  // ReLU: no parameters, same shape
     auto params = stage_parameters(s);
+    if (s.kind == Stage::Feature && params.empty() && x.sizes().vec() == input_shape) continue;  // ReLU and the like
     LayerSummary layer;
     layer.name = s.name;
     layer.keras_name = s.keras_name;
     layer.type = s.kind == Stage::Feature
-                     ? type_of(module_.attr("features").toModule().attr(std::to_string(s.index)).toModule())
+                     ? module_type_name(s.module)
                  : s.kind == Stage::Pool ? "Pool(" + head_spec_.at("pool").get<std::string>() + ")"
                  : s.kind == Stage::Fc   ? "Linear"
                                          : "DenseHead";
@@ -431,6 +463,7 @@ ModelSummary TransferModel::summary(int64_t input_size) {
     summary.layers.push_back(layer);
   }
   summary.total_params = summary.trainable_params + summary.frozen_params;
+  train(was_training);
   return summary;
 }
 

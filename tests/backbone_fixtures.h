@@ -41,4 +41,19 @@ inline std::string tiny_backbone(int width_div = 16, bool features_only = true, 
   return out.string();
 }
 
+// A full-width random torchvision network (resnet50, efficientnet_b0, ...) for exact parameter
+// counts: too large to commit, so exported once per build tree with Debian's torchvision.
+inline std::string full_width_backbone(const std::string& arch) {
+  static std::mutex mutex;
+  std::lock_guard<std::mutex> lock(mutex);
+  const fs::path out = fs::path(TL_FIXTURE_DIR) / (arch + "_full_width.pt");
+  if (fs::exists(out)) return out.string();
+  const std::string python = python_with_torch();
+  EXPECT_FALSE(python.empty()) << "Debian's python3-torchvision is needed (scripts/install_deps.sh installs it)";
+  const RunResult r = run_shell(python + " " TL_SOURCE_DIR "/scripts/export_backbone.py --weights random --arch " + arch +
+                                " --out " + out.string());
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  return out.string();
+}
+
 }  // namespace tl::test

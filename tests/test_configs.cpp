@@ -25,17 +25,28 @@ std::vector<fs::path> shipped_configs() {
 }
 
 // Position in the summary's layer list of the last layer that `freeze` freezes; -1 for none.
-// "all" freezes everything before the new head; N the first N convolutions; a name that layer.
+// "all" freezes everything before the new head; N the first N backbone layers with weights; a
+// name (torchvision's or Keras') that layer.
 int last_frozen_layer(const Json& layers, const std::string& freeze) {
   if (freeze == "none") return -1;
-  int last = -1, convs = 0;
+  int last = -1, weighted = 0;
   for (int i = 0; i < static_cast<int>(layers.size()); ++i) {
     const Json& l = layers[static_cast<size_t>(i)];
+    const bool backbone_layer = l["type"] != "DenseHead" && l["type"] != "Linear" && l["params"] > 0;
     if (freeze == "all" && l["type"] != "DenseHead") last = i;
-    if (l["type"] == "Conv2d" && std::to_string(++convs) == freeze) last = i;
-    if (l["keras_name"] == freeze) last = i;
+    if (backbone_layer && std::to_string(++weighted) == freeze) last = i;
+    if (l["keras_name"] == freeze || l["name"] == freeze) last = i;
   }
   return last;
+}
+
+// The committed narrow backbone of the family a shipped config names (models/<arch>.pt).
+std::string fixture_for(const tl::Config& config) {
+  const std::string arch = fs::path(config.model.backbone).stem().string();
+  if (arch == "resnet50") return tl::test::backbone_fixture("resnet18_w16");  // same stage names
+  if (arch == "efficientnet_b0") return tl::test::backbone_fixture("efficientnet_b0_w16");
+  // The "vgg" head keeps the pretrained fc1/fc2, so it needs an export with the classifier.
+  return tl::test::tiny_backbone(16, config.model.head.pool != tl::HeadPool::Vgg);
 }
 
 // Summary JSON of `config` with `backbone`; fails the test unless stdout is exactly that JSON.
@@ -54,7 +65,8 @@ Json summary_json(const fs::path& config, const std::string& backbone) {
 
 TEST(Configs, EveryShippedConfigParsesAndValidates) {
   const auto configs = shipped_configs();
-  EXPECT_GE(configs.size(), 7u);  // food11_full/half, caltech101, fruits360, flowers, dogs_vs_cats, demo_fashion
+  EXPECT_GE(configs.size(), 9u);  // food11_full/half/resnet50, caltech101, fruits360, flowers(_efficientnet_b0),
+                                  // dogs_vs_cats, demo_fashion
   for (const auto& path : configs) {
     SCOPED_TRACE(path.string());
     tl::Config c;
@@ -66,14 +78,11 @@ TEST(Configs, EveryShippedConfigParsesAndValidates) {
 }
 
 TEST(Configs, SummaryRunsOnEveryConfigWithCountsThatFollowItsFreeze) {
-  const std::string features = tl::test::tiny_backbone(16, true);
-  const std::string with_classifier = tl::test::tiny_backbone(16, false);
   for (const auto& path : shipped_configs()) {
     SCOPED_TRACE(path.string());
     const tl::Config config = tl::load_config(path.string(), {});
-    // The "vgg" head keeps the pretrained fc1/fc2, so it needs an export with the classifier. The
-    // width-16 exports keep this fast: the width changes the counts, not which layers train.
-    Json s = summary_json(path, config.model.head.pool == tl::HeadPool::Vgg ? with_classifier : features);
+    // The narrow exports keep this fast: the width changes the counts, not which layers train.
+    Json s = summary_json(path, fixture_for(config));
     ASSERT_TRUE(s.contains("layers")) << s;
     const Json& layers = s["layers"];
     int64_t trainable = 0, frozen = 0;
@@ -110,6 +119,21 @@ TEST(Configs, Food11HalfSummaryMatchesTheKerasReference) {
   Json full = summary_json(fs::path(TL_SOURCE_DIR) / "configs/food11_full.json", full_width);
   EXPECT_EQ(full["trainable_params"], 14767099);
   EXPECT_EQ(full["frozen_params"], 0);
+}
+
+// The two configs on newer backbones, at full width: torchvision's counts with the new head.
+TEST(Configs, ResNet50AndEfficientNetB0SummariesHaveTorchvisionsCounts) {
+  // ResNet-50 without its fc (23,508,032) + Linear(2048, 11); layer4 and the head train.
+  Json resnet = summary_json(fs::path(TL_SOURCE_DIR) / "configs/food11_resnet50.json",
+                             tl::test::full_width_backbone("resnet50"));
+  EXPECT_EQ(resnet["total_params"], 23530571);
+  EXPECT_EQ(resnet["trainable_params"], 14987275);
+  EXPECT_EQ(resnet["frozen_params"], 8543296);
+  // EfficientNet-B0 without its classifier (4,007,548) + Linear(1280, 5); only the head trains.
+  Json efficientnet = summary_json(fs::path(TL_SOURCE_DIR) / "configs/flowers_efficientnet_b0.json",
+                                   tl::test::full_width_backbone("efficientnet_b0"));
+  EXPECT_EQ(efficientnet["total_params"], 4013953);
+  EXPECT_EQ(efficientnet["trainable_params"], 6405);
 }
 
 TEST(Configs, SummaryWithoutClassCountOrDatasetNamesNumClasses) {

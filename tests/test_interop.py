@@ -3,12 +3,15 @@
 
 Usage (CTest runs it): test_interop.py TL_TRAIN_BINARY SOURCE_DIR
 
-For two normalisations (imagenet: RGB, 1/255, mean/std; caffe: BGR, 0-255, mean only): trains a
-tiny model with the tl-train binary on a generated dataset (tiny random-weight VGG16 backbone from
-scripts/export_vgg16.py), loads best.pt with torch.jit.load, reads tl_meta.json, normalises PNG
-pixels as recorded there, and checks the probabilities and the logits against `tl-train predict
---json` on the same files (max abs diff < 1e-5). The PNGs are written at the model's input size, so
-resizing is a no-op and both sides see identical pixels.
+For two normalisations (imagenet: RGB, 1/255, mean/std; caffe: BGR, 0-255, mean only) on a VGG16,
+and for a ResNet-18 and an EfficientNet-B0: trains a tiny model with the tl-train binary on a
+generated dataset (narrow random-weight backbones from scripts/export_backbone.py), loads best.pt
+with torch.jit.load, reads tl_meta.json, normalises PNG pixels as recorded there, and checks the
+probabilities and the logits against `tl-train predict --json` on the same files (max abs diff
+< 1e-5). The PNGs are written at the model's input size, so resizing is a no-op and both sides see
+identical pixels. For the non-VGG families it also loads the fine-tuned backbone back into
+torchvision's class with strict=True, as docs/backbones.md shows, and checks that torchvision's
+feature map then gives the checkpoint's logits.
 
 Exits 77 (CTest SKIP_RETURN_CODE) when torch, numpy or PIL is not importable.
 """
@@ -78,15 +81,43 @@ def preprocess_as_cpp(pixels, norm):
     return torch.from_numpy(np.ascontiguousarray(x.transpose(2, 0, 1))).unsqueeze(0)
 
 
-def check(binary, source_dir, work, normalize):
-    backbone = os.path.join(work, "backbone.pt")
-    if not os.path.exists(backbone):
-        run([sys.executable, os.path.join(source_dir, "scripts", "export_vgg16.py"), "--weights", "random",
-             "--seed", "0", "--width-div", "16", "--features-only", "--out", backbone])
+def export_backbone(source_dir, arch, out):
+    if not os.path.exists(out):
+        only = ["--features-only"] if arch.startswith("vgg") else []
+        run([sys.executable, os.path.join(source_dir, "scripts", "export_backbone.py"), "--arch", arch,
+             "--weights", "random", "--seed", "0", "--width-div", "16", "--out", out] + only)
+
+
+def torchvision_network(source_dir, arch):
+    """The same narrow torchvision class the export script builds (not its weights)."""
+    sys.path.insert(0, os.path.join(source_dir, "scripts"))
+    import export_backbone
+    return export_backbone.build_random(arch, seed=123, width_div=16)
+
+
+def check_torchvision_reload(source_dir, arch, model, x, logits):
+    """The two lines of docs/backbones.md: strip `backbone.` and load into torchvision strictly."""
+    state = {k[len("backbone."):]: v for k, v in model.state_dict().items() if k.startswith("backbone.")}
+    network = torchvision_network(source_dir, arch)
+    network.load_state_dict(state, strict=True)
+    network.eval()
+    features = network.features if hasattr(network, "features") else torch.nn.Sequential(*list(network.children())[:-2])
+    head = dict(model.named_parameters())
+    with torch.no_grad():
+        h = torch.relu(torch.nn.functional.linear(features(x).mean((2, 3)), head["head_w0"], head["head_b0"]))
+        out = torch.nn.functional.linear(h, head["head_w1"], head["head_b1"])
+    diff = (out - logits).abs().max().item()
+    print(f"{arch}: reloaded into torchvision with strict=True; logits through its features differ by {diff:.2e}")
+    assert diff < TOLERANCE, f"torchvision's {arch} with the fine-tuned weights gives other logits ({diff})"
+
+
+def check(binary, source_dir, work, normalize, arch):
+    backbone = os.path.join(work, f"{arch}.pt")
+    export_backbone(source_dir, arch, backbone)
     data = os.path.join(work, "data")
     if not os.path.exists(data):
         write_dataset(data, np.random.default_rng(1))
-    run_dir = os.path.join(work, "run_" + normalize)
+    run_dir = os.path.join(work, f"run_{arch}_{normalize}")
     config = {
         "threads": 1,  # two OpenMP threads crawl on a busy 2-core machine
         "data": {"root": data, "layout": "food11", "workers": 2, "normalize": normalize},
@@ -95,7 +126,7 @@ def check(binary, source_dir, work, normalize):
         "optim": {"name": "adam", "lr": 0.001},
         "train": {"epochs": 2, "batch_size": 8, "seed": 3, "out": run_dir, "eval_test": False},
     }
-    config_path = os.path.join(work, f"{normalize}.json")
+    config_path = os.path.join(work, f"{arch}_{normalize}.json")
     with open(config_path, "w") as f:
         json.dump(config, f)
     run([binary, "train", "--config", config_path, "--quiet"])
@@ -118,7 +149,7 @@ def check(binary, source_dir, work, normalize):
     images.append(rng.integers(0, 256, size=(INPUT_SIZE, INPUT_SIZE, 3), dtype=np.uint8))
     paths = []
     for i, pixels in enumerate(images):
-        paths.append(os.path.join(work, f"probe_{normalize}_{i}.png"))
+        paths.append(os.path.join(work, f"probe_{arch}_{normalize}_{i}.png"))
         Image.fromarray(pixels).save(paths[-1])
         assert np.array_equal(np.asarray(Image.open(paths[-1]).convert("RGB")), pixels)
 
@@ -150,10 +181,12 @@ def check(binary, source_dir, work, normalize):
         for index in range(1, len(meta["classes"])):
             cpp_diff = math.log(cpp_probs[index]) - math.log(cpp_probs[0])
             worst_logit = max(worst_logit, abs((logits[row, index] - logits[row, 0]).item() - cpp_diff))
-    print(f"{normalize}: channel_order {norm['channel_order']}, scale {norm['scale']}: over {len(paths)} images "
+    print(f"{arch}, {normalize}: channel_order {norm['channel_order']}, scale {norm['scale']}: over {len(paths)} images "
           f"max |p_python - p_cpp| = {worst_prob:.2e}, max logit difference = {worst_logit:.2e}")
     assert worst_prob < TOLERANCE, f"Python and C++ probabilities differ by {worst_prob} (limit {TOLERANCE})"
     assert worst_logit < TOLERANCE, f"Python and C++ logits differ by {worst_logit} (limit {TOLERANCE})"
+    if not arch.startswith("vgg"):
+        check_torchvision_reload(source_dir, arch, model, x, logits)
 
 
 def main():
@@ -163,7 +196,9 @@ def main():
     with tempfile.TemporaryDirectory(prefix="tl_interop_") as work:
         # imagenet: RGB, scale 1/255, mean/std; caffe: BGR, scale 1, mean subtraction only.
         for normalize in ("imagenet", "caffe"):
-            check(binary, source_dir, work, normalize)
+            check(binary, source_dir, work, normalize, "vgg16")
+        for arch in ("resnet18", "efficientnet_b0"):
+            check(binary, source_dir, work, "imagenet", arch)
     print("PASS")
 
 

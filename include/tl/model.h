@@ -1,13 +1,15 @@
 #pragma once
-// The transfer model: a TorchScript VGG backbone (from scripts/export_vgg16.py or a tl-train
-// checkpoint), its leading layers frozen, and a new dense head, all held in ONE
-// torch::jit::Module so the trained model saves as a single TorchScript archive that Python runs
-// with nothing but torch.jit.load.
+// The transfer model: a TorchScript torchvision backbone (VGG, ResNet, MobileNet, EfficientNet or
+// ConvNeXt, from scripts/export_backbone.py, torch.jit.script, or a tl-train checkpoint), its
+// leading layers frozen, and a new dense head, all held in ONE torch::jit::Module so the trained
+// model saves as a single TorchScript archive that Python runs with nothing but torch.jit.load.
 //
-// The computation is a list of stages: each layer of `features`, the pooling, (for the "vgg" head)
-// the pretrained fc1 and fc2 blocks, and the new dense head. Stages before the first trainable
-// one form the frozen prefix: run without autograd, always in eval mode, and deterministic, so
-// its output can be cached (the "bottleneck features").
+// The computation is a list of stages: the backbone's feature stages (each layer of VGG's
+// `features`, ResNet's conv1 .. layer4, each block of the others' `features`), the pooling, (for
+// the "vgg" head) the pretrained fc1 and fc2 blocks, and the new dense head. Stages before the
+// first trainable one form the frozen prefix: run without autograd, always in eval mode (so a
+// frozen BatchNorm uses and keeps its running statistics), and deterministic, so its output can
+// be cached (the "bottleneck features").
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -16,6 +18,7 @@
 #include <torch/script.h>
 #include <torch/torch.h>
 
+#include "tl/backbone_family.h"
 #include "tl/config.h"
 
 namespace tl {
@@ -46,8 +49,9 @@ class TransferModel {
   // Rebuilds a trained model from a tl-train checkpoint (the head and freeze recorded in it).
   static TransferModel from_checkpoint(torch::jit::Module module, const Json& meta);
 
-  // Freeze spec: "none", "all", an integer N (first N conv layers) or a Keras layer name
-  // (block3_conv3, block2_pool, fc1, ...; frozen through that layer inclusive).
+  // Freeze spec: "none", "all", an integer N (the first N stages with weights: VGG's conv layers,
+  // ResNet's conv1, bn1, layer1, ...) or a stage name, torchvision's (features.5, layer3) or, for
+  // VGG, Keras' (block3_conv3, block2_pool, fc1, ...): frozen through that stage inclusive.
   // `key` names the config key the spec came from in messages (ConfigError for a bad spec).
   void set_freeze(const std::string& spec, const std::string& key = "model.freeze");
   void check_freeze(const std::string& spec, const std::string& key) const;  // throws what set_freeze would
@@ -58,6 +62,8 @@ class TransferModel {
   // The frozen prefix alone (no autograd) and the rest from its output.
   torch::Tensor forward_prefix(const torch::Tensor& images);
   torch::Tensor forward_from_prefix(const torch::Tensor& prefix_output);
+  // Every stage before the head, without dropout: the features the head sees.
+  torch::Tensor forward_backbone(const torch::Tensor& images);
   size_t prefix_stages() const { return first_trainable_stage_; }
   bool prefix_is_whole_backbone() const;  // every pretrained layer frozen
 
@@ -78,24 +84,29 @@ class TransferModel {
   torch::jit::Module& module() { return module_; }
   const Json& head_spec() const { return head_spec_; }
   int64_t num_classes() const { return num_classes_; }
-  int64_t conv_layer_count() const;
+  BackboneFamily family() const { return family_; }
+  int64_t parameter_stage_count() const;  // the largest count model.freeze accepts
 
  private:
   struct Stage {
     enum Kind { Feature, Pool, Fc, Head } kind;
     std::string name, keras_name;
-    int index = 0;  // features child index, or fc number (1, 2)
+    int index = 0;               // fc number (1, 2)
+    torch::jit::Module module;   // Feature and Fc stages
   };
   TransferModel() = default;
+  torch::jit::Module backbone_root() const;  // where the stage names start: `backbone`, or the model (VGG)
   void build_stages();
   void define_methods();
   torch::Tensor run_stage(const Stage& stage, torch::Tensor x, bool training_stage);
   bool stage_trainable(const Stage& stage) const;
-  std::pair<int64_t, int64_t> resolve_freeze(const std::string& spec, const std::string& key) const;  // convs, fcs
+  std::pair<int64_t, int64_t> resolve_freeze(const std::string& spec, const std::string& key) const;  // stages, fcs
+  std::string freeze_names_hint() const;
   std::vector<torch::Tensor> stage_parameters(const Stage& stage);
   void apply_training_flags();
 
   torch::jit::Module module_;
+  BackboneFamily family_ = BackboneFamily::Vgg;
   Json head_spec_;  // {"pool", "hidden", "dropout", "vgg_dropout"}
   int64_t num_classes_ = 0;
   std::vector<Stage> stages_;
