@@ -141,6 +141,7 @@ int run_train(const CliOptions& o) {
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input sizes: let cuDNN pick
   const int threads = configure_threads(config.threads);
   warn_if_slow_blas();
+  use_plain_jit_executor();
 
   DatasetIndex data = training_data(config, run, start);
   log_dataset(data);

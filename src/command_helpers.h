@@ -22,9 +22,10 @@ LoaderOptions checkpoint_loader_options(const CheckpointInfo& info, int batch, c
 EvalResult score_checkpoint(LoadedCheckpoint& checkpoint, const std::vector<Sample>& samples, int batch,
                             const torch::Device& device);
 
-// evaluate and predict run each model once per batch: skip TorchScript's profiling executor, whose
-// first calls profile and optimise the graph (on a cold `predict` of one image this took ~55 ms of
-// the first forward pass at 64 px) and which has nothing to fuse in a VGG on CPU.
+// Every command runs the TorchScript modules with the plain executor, not the profiling one, whose
+// first calls profile and optimise each graph (on a cold `predict` of one image this took ~55 ms of
+// the first forward pass at 64 px; ~1.3 s of a 7 s ResNet-50 training run) and which found nothing
+// to fuse on CPU: VGG16 epochs ran as fast without it.
 void use_plain_jit_executor();
 
 // Checks of the config against the dataset that train and check-data share, made before anything

@@ -120,6 +120,14 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
   fsync_or_throw(parent_dir(path), true);
 }
 
+void copy_file_atomic(const std::string& from, const std::string& to) {
+  write_atomic_with(to, [&](const std::string& tmp) {
+    std::error_code error;
+    fs::copy_file(from, tmp, fs::copy_options::overwrite_existing, error);
+    if (error) throw IoError(to + ": cannot copy " + from + " there: " + error.message());
+  });
+}
+
 void write_file_atomic(const std::string& path, const std::string& data) {
   write_stream_atomic(path,
                       [&](std::ostream& out) { out.write(data.data(), static_cast<std::streamsize>(data.size())); });

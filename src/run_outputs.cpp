@@ -10,6 +10,10 @@ void RunOutputs::save_checkpoint(const std::string& path, TransferModel& model, 
   if (writer_) model.save(path, meta);
 }
 
+void RunOutputs::copy_checkpoint(const std::string& from, const std::string& to) const {
+  if (writer_) copy_file_atomic(from, to);
+}
+
 void RunOutputs::save_resume_state(TransferModel& model, torch::optim::Optimizer& optimizer, const Json& state) const {
   if (writer_) tl::save_resume_state(dir_.resume_state(), model, optimizer, state);
 }

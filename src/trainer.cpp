@@ -372,9 +372,12 @@ bool Trainer::end_epoch(EpochRecord& record) {
                  c.refused ? " (full: " + std::to_string(c.refused) + " images did not fit)" : "");
   }
 
-  // ModelCheckpoint(save_best_only): best.pt when the monitored value improves.
+  // last.pt every epoch; best.pt, a copy of it, when the monitored value improves (ModelCheckpoint(save_best_only)).
+  s_.parallel.broadcast_tensors(s_.model.buffers());
   const Json meta =
       checkpoint_meta(s_.config, s_.data.classes, s_.model, epoch, epoch_metrics(record), s_.split_digest);
+  const std::string last = s_.outputs.dir().last();
+  s_.outputs.save_checkpoint(last, s_.model, meta);
   const Metric monitor = state_.best.metric();
   const double value = metric_value(record, monitor);
   const std::string from = state_.best.has_best()                ? fixed(state_.best.best(), 5)
@@ -383,7 +386,7 @@ bool Trainer::end_epoch(EpochRecord& record) {
   if (state_.best.record(value)) {
     spdlog::info("{} improved from {} to {}, saving best.pt", name_of(monitor), from, fixed(value, 5));
     state_.best_epoch = epoch;
-    s_.outputs.save_checkpoint(s_.outputs.dir().best(), s_.model, meta);
+    s_.outputs.copy_checkpoint(last, s_.outputs.dir().best());
   } else {
     spdlog::info("{} did not improve from {}", name_of(monitor), from);
   }
@@ -391,7 +394,7 @@ bool Trainer::end_epoch(EpochRecord& record) {
   if (es.enabled) {
     const bool stop = state_.early.update(epoch, metric_value(record, state_.early.tracker().metric()));
     if (state_.early.best_epoch() == epoch && !early_stopping_file().empty())
-      s_.outputs.save_checkpoint(early_stopping_file(), s_.model, meta);
+      s_.outputs.copy_checkpoint(last, early_stopping_file());
     if (stop) {
       state_.stopped_early = true;
       spdlog::info("Early stopping: {} has not improved for {} epochs (best: epoch {})",
@@ -404,8 +407,6 @@ bool Trainer::end_epoch(EpochRecord& record) {
     spdlog::info("Reducing the learning rate: {} has not improved for {} epochs",
                  name_of(state_.plateau.tracker().metric()), s_.config.optim.schedule.patience + 1);
   }
-  s_.parallel.broadcast_tensors(s_.model.buffers());
-  s_.outputs.save_checkpoint(s_.outputs.dir().last(), s_.model, meta);
   s_.outputs.save_resume_state(s_.model, *optimizer_, state_.to_json());
   s_.outputs.save_history(state_.history);
   // main() keeps freed memory in the heap for the training steps (no trimming, a high mmap

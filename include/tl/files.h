@@ -24,6 +24,11 @@ void write_atomic_with(const std::string& path, const std::function<void(const s
 // the first error is kept and thrown as IoError once `write` returns. Same guarantees as above.
 void write_stream_atomic(const std::string& path, const std::function<void(std::ostream& out)>& write);
 
+// Puts a copy of the file `from` at `to`, with the same guarantees as above: bytes copied by the
+// kernel, much cheaper than serialising a model a second time (not a hard link, so that a later
+// in-place edit of one file cannot change the other).
+void copy_file_atomic(const std::string& from, const std::string& to);
+
 // The temporary name used for `path` (same directory, recognisable so a later start can remove
 // leftovers): "<dir>/.<name>.tmp-<pid>".
 std::string temp_path_for(const std::string& path);

@@ -19,6 +19,7 @@ class RunOutputs {
   bool writer() const { return writer_; }
 
   void save_checkpoint(const std::string& path, TransferModel& model, const Json& meta) const;
+  void copy_checkpoint(const std::string& from, const std::string& to) const;  // the same epoch's file again
   void save_resume_state(TransferModel& model, torch::optim::Optimizer& optimizer, const Json& state) const;
   // history.json, history.csv and curves.png.
   void save_history(const std::vector<EpochRecord>& history) const;
