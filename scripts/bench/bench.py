@@ -8,7 +8,8 @@ repeats. Writes OUT/report.md (also printed) and OUT/report.json.
 
 Workloads: (1) full fine-tune, (2) half-frozen (block3_conv3), (3) head only with all conv
 layers frozen, 5 epochs, whole run, (4) evaluation of a checkpoint, (5) the data pipeline alone,
-(6) predict of one image from a cold start.
+(6) predict of one image from a cold start; then (7) ResNet-50 and (8) EfficientNet-B0:
+half-frozen training, head only for 5 epochs and evaluation.
 """
 
 import argparse
@@ -29,6 +30,9 @@ VGG16 = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512
 FROZEN_CONVS = {"none": 0, "block3_conv3": 7, "all": 13}
 HEAD_MACS = 512 * 100 + 100 * 11
 TARGETS = {"full": 1.1, "half": 1.1, "head": 3.5, "evaluate": 1.2, "pipeline": 2.0}
+# The other families: the half-frozen spec (about half the stages) and the targets.
+FAMILIES = {"resnet50": "layer2", "efficientnet_b0": "features.4"}
+FAMILY_TARGETS = {"half": 1.1, "head": 3.0, "evaluate": 1.2}
 
 
 def median(values):
@@ -124,7 +128,8 @@ class Bench:
         self.a = args
         self.out = os.path.abspath(args.out)
         self.data = os.path.join(self.out, "data")
-        self.backbone = os.path.join(self.out, "vgg16_features.pt")
+        self.backbones = {"vgg16": os.path.join(self.out, "vgg16_features.pt")}
+        self.backbones.update({arch: os.path.join(self.out, arch + ".pt") for arch in FAMILIES})
         self.logs = os.path.join(self.out, "logs")
         self.runs = os.path.join(self.out, "runs")
         os.makedirs(self.logs, exist_ok=True)
@@ -132,17 +137,17 @@ class Bench:
         self.counts = {split: len(os.listdir(os.path.join(self.data, folder)))
                        for split, folder in [("train", "training"), ("val", "validation"), ("test", "evaluation")]}
         self.results = {}
-        self.checkpoint = None
+        self.checkpoints = {}  # per arch, from the head-only run: for evaluate and predict
 
     def log(self, name):
         return os.path.join(self.logs, name + ".log")
 
-    def tl_config(self, name, freeze, epochs):
+    def tl_config(self, name, freeze, epochs, arch):
         run_dir = os.path.join(self.runs, name)
         config = {
             "threads": self.a.threads,
             "data": {"root": self.data, "layout": "food11", "workers": self.a.workers},
-            "model": {"backbone": self.backbone, "freeze": freeze, "input_size": self.a.size,
+            "model": {"backbone": self.backbones[arch], "freeze": freeze, "input_size": self.a.size,
                       "head": {"pool": "avg", "hidden": [100], "dropout": [0.2, 0.0]}},
             "optim": {"name": "adam", "lr": 1e-4},
             "train": {"epochs": epochs, "batch_size": self.a.batch, "seed": 42, "out": run_dir},
@@ -152,21 +157,21 @@ class Bench:
             json.dump(config, f, indent=1)
         return path, run_dir
 
-    def train_pair(self, key, freeze, epochs, repeat):
+    def train_pair(self, key, freeze, epochs, repeat, arch):
         """One tl-train run and one peer run of the same training job, in turn."""
         sides = {}
         order = ["tl", "peer"] if repeat % 2 == 0 else ["peer", "tl"]
         for side in order:
             name = f"{side}_{key}_{repeat}"
             if side == "tl":
-                config, run_dir = self.tl_config(name, freeze, epochs)
+                config, run_dir = self.tl_config(name, freeze, epochs, arch)
                 shutil.rmtree(run_dir, ignore_errors=True)
                 cmd = [self.a.tl, "train", "--config", config, "--quiet"]
             else:
                 run_dir = os.path.join(self.runs, name)
                 shutil.rmtree(run_dir, ignore_errors=True)
-                cmd = PEER + ["train", "--data", self.data, "--backbone", self.backbone, "--freeze", freeze,
-                              "--epochs", str(epochs), "--out", run_dir] + self.common()
+                cmd = PEER + ["train", "--data", self.data, "--backbone", self.backbones[arch], "--arch", arch,
+                              "--freeze", freeze, "--epochs", str(epochs), "--out", run_dir] + self.common()
             history_path = os.path.join(run_dir, "history.json")
             r = run(cmd, self.log(name), history=history_path)
             with open(history_path) as f:
@@ -174,9 +179,9 @@ class Bench:
             if side == "tl":
                 with open(os.path.join(run_dir, "train.log")) as f:
                     r["feature_cache"] = "Feature cache: on" in f.read()
-                if key == "head" and self.checkpoint is None:  # kept for workloads 4 and 6
-                    self.checkpoint = os.path.join(self.out, "checkpoint.pt")
-                    shutil.copy(os.path.join(run_dir, "best.pt"), self.checkpoint)
+                if key.endswith("head") and arch not in self.checkpoints:  # kept for evaluate and predict
+                    self.checkpoints[arch] = os.path.join(self.out, f"checkpoint_{arch}.pt")
+                    shutil.copy(os.path.join(run_dir, "best.pt"), self.checkpoints[arch])
             else:
                 r["feature_cache"] = False
             shutil.rmtree(run_dir, ignore_errors=True)  # ~180 MB of checkpoints each
@@ -190,11 +195,11 @@ class Bench:
         return ["--threads", str(self.a.threads), "--workers", str(self.a.workers), "--size", str(self.a.size),
                 "--batch", str(self.a.batch)]
 
-    def training(self, key, freeze, epochs, title):
+    def training(self, key, freeze, epochs, title, arch="vgg16"):
         print(f"({title})", file=sys.stderr)
         runs = {"tl": [], "peer": []}
         for repeat in range(self.a.repeats):
-            pair = self.train_pair(key, freeze, epochs, repeat)
+            pair = self.train_pair(key, freeze, epochs, repeat, arch)
             for side in runs:
                 runs[side].append(pair[side])
         summary = {}
@@ -204,9 +209,11 @@ class Bench:
             epoch_s = median(steady)
             cached = rs[0]["feature_cache"]
             epoch_flops = (self.counts["train"] * train_flops(self.a.size, freeze, cached) +
-                           self.counts["val"] * eval_flops(self.a.size, freeze, cached))
+                           self.counts["val"] * eval_flops(self.a.size, freeze, cached)) if arch == "vgg16" else None
             # Whole run: the cache is built once (train, val and test), the peer's frozen layers run every epoch.
-            if cached:
+            if arch != "vgg16":
+                run_flops = None  # FLOPs are counted for VGG16 only
+            elif cached:
                 run_flops = (sum(self.counts.values()) * sum(conv_flops(self.a.size)[:FROZEN_CONVS[freeze]]) +
                              epochs * epoch_flops + self.counts["test"] * eval_flops(self.a.size, freeze, True))
             else:
@@ -219,29 +226,30 @@ class Bench:
                 "wall_s": wall,
                 "peak_rss_mb": median([r["peak_rss_mb"] for r in rs]),
                 "rss_growth_after_epoch2_mb": median(growth) if growth else None,
-                "epoch_gflops_per_s": epoch_flops / epoch_s / 1e9,
-                "run_gflops_per_s": run_flops / wall / 1e9,
+                "epoch_gflops_per_s": epoch_flops / epoch_s / 1e9 if epoch_flops else None,
+                "run_gflops_per_s": run_flops / wall / 1e9 if run_flops else None,
                 "feature_cache": cached,
                 "runs": rs,
             }
         self.results[key] = summary
 
-    def evaluate(self):
-        print("(4) evaluate", file=sys.stderr)
+    def evaluate(self, key="evaluate", arch="vgg16", title="(4) evaluate"):
+        print(title, file=sys.stderr)
         runs = {"tl": [], "peer": []}
+        checkpoint = self.checkpoints[arch]
         for repeat in range(self.a.repeats):
             for side in (["tl", "peer"] if repeat % 2 == 0 else ["peer", "tl"]):
                 if side == "tl":
-                    cmd = [self.a.tl, "evaluate", "--checkpoint", self.checkpoint, "--data", self.data, "--split",
+                    cmd = [self.a.tl, "evaluate", "--checkpoint", checkpoint, "--data", self.data, "--split",
                            "train", "--json", "--out", os.path.join(self.runs, "eval")]
                 else:
-                    cmd = PEER + ["evaluate", "--checkpoint", self.checkpoint, "--data", self.data,
+                    cmd = PEER + ["evaluate", "--checkpoint", checkpoint, "--arch", arch, "--data", self.data,
                                   "--split", "train"] + self.common()
-                r = run(cmd, self.log(f"{side}_evaluate_{repeat}"))
+                r = run(cmd, self.log(f"{side}_{key}_{repeat}"))
                 r["accuracy"] = last_json_line(r.pop("stdout"))["accuracy"]
                 runs[side].append(r)
         n = self.counts["train"]
-        self.results["evaluate"] = {
+        self.results[key] = {
             side: {"wall_s": median([r["wall_s"] for r in rs]),
                    "images_per_s": n / median([r["wall_s"] for r in rs]),
                    "peak_rss_mb": median([r["peak_rss_mb"] for r in rs]),
@@ -279,13 +287,13 @@ class Bench:
         for repeat in range(max(5, self.a.repeats)):
             for side in (["tl", "peer"] if repeat % 2 == 0 else ["peer", "tl"]):
                 if side == "tl":
-                    r = run([self.a.tl, "predict", "--checkpoint", self.checkpoint, image, "--json"],
+                    r = run([self.a.tl, "predict", "--checkpoint", self.checkpoints["vgg16"], image, "--json"],
                             self.log(f"tl_predict_{repeat}"))
                     r["top"] = last_json_line(r.pop("stdout"))["top"][0]["index"]
-                    probe = run([self.a.tl_bench, "load", self.checkpoint], self.log(f"tl_load_{repeat}"))
+                    probe = run([self.a.tl_bench, "load", self.checkpoints["vgg16"]], self.log(f"tl_load_{repeat}"))
                     loads.append(last_json_line(probe["stdout"])["load_s"])
                 else:
-                    r = run(PEER + ["predict", "--checkpoint", self.checkpoint, image, "--threads",
+                    r = run(PEER + ["predict", "--checkpoint", self.checkpoints["vgg16"], image, "--threads",
                                     str(self.a.threads), "--size", str(self.a.size)], self.log(f"peer_predict_{repeat}"))
                     out = last_json_line(r.pop("stdout"))
                     r["top"], r["load_s"], r["import_s"] = out["top"][0], out["load_s"], out["import_s"]
@@ -319,6 +327,32 @@ def machine():
 
 def fmt(v, digits=1):
     return "-" if v is None else f"{v:.{digits}f}"
+
+
+def family_rows(bench):
+    """The table of workloads (7) and (8): the other backbone families."""
+    lines = ["", "Other backbone families (same data, head, threads and batch; half-frozen = "
+             + ", ".join(f"{arch} through `{spec}`" for arch, spec in FAMILIES.items()) + "):", "",
+             "| Workload | Figure | tl-train | peer | tl-train advantage | target | met |",
+             "|---|---|---|---|---|---|---|"]
+    for n, arch in enumerate(FAMILIES, start=7):
+        r = bench.results
+        if f"{arch}_half" not in r:
+            continue
+        half, head, ev = r[f"{arch}_half"], r[f"{arch}_head"], r[f"{arch}_evaluate"]
+        rows = [  # title, figure, tl, peer, tl-train advantage, target
+            ("half-frozen training", "training img/s (epoch incl. validation)", half["tl"]["train_images_per_s"],
+             half["peer"]["train_images_per_s"], half["tl"]["train_images_per_s"] / half["peer"]["train_images_per_s"],
+             FAMILY_TARGETS["half"]),
+            ("head only, 5 epochs", "whole run s", head["tl"]["wall_s"], head["peer"]["wall_s"],
+             head["peer"]["wall_s"] / head["tl"]["wall_s"], FAMILY_TARGETS["head"]),
+            (f"evaluate {bench.counts['train']} images", "img/s (whole process)", ev["tl"]["images_per_s"],
+             ev["peer"]["images_per_s"], ev["peer"]["wall_s"] / ev["tl"]["wall_s"], FAMILY_TARGETS["evaluate"]),
+        ]
+        for title, figure, t, p, ratio, target in rows:
+            lines.append(f"| ({n}) {arch} {title} | {figure} | {t:.1f} | {p:.1f} | {ratio:.2f}x | "
+                         f">= {target}x | {'yes' if ratio >= target else '**no**'} |")
+    return lines
 
 
 def report(bench, args, started, load_before):
@@ -385,6 +419,7 @@ def report(bench, args, started, load_before):
                          f"({100 * s['epoch_gflops_per_s'] / peak:.0f}%) | {s['wall_s']:.1f} | "
                          f"{s['run_gflops_per_s']:.1f} ({100 * s['run_gflops_per_s'] / peak:.0f}%) | "
                          f"{s['peak_rss_mb']:.0f} | {fmt(s['rss_growth_after_epoch2_mb'])} |")
+    lines += family_rows(bench)
     ev, pr = r["evaluate"], r["predict"]
     lines += [
         "",
@@ -411,7 +446,8 @@ def main():
     p.add_argument("--threads", type=int, default=os.cpu_count())
     p.add_argument("--workers", type=int, default=os.cpu_count())
     p.add_argument("--batch", type=int, default=32)
-    p.add_argument("--only", help="comma-separated subset of full,half,head,evaluate,pipeline,predict (debugging)")
+    p.add_argument("--only", help="comma-separated subset of full,half,head,evaluate,pipeline,predict,"
+                                  + ",".join(FAMILIES) + " (debugging)")
     args = p.parse_args()
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     load_before = os.getloadavg()[0]
@@ -431,6 +467,11 @@ def main():
         bench.pipeline()
     if want("predict"):
         bench.predict()
+    for n, (arch, half) in enumerate(FAMILIES.items(), start=7):
+        if want(arch):
+            bench.training(f"{arch}_half", half, args.epochs, f"{n}) {arch} half-frozen", arch)
+            bench.training(f"{arch}_head", "all", 5, f"{n}) {arch} head only, 5 epochs", arch)
+            bench.evaluate(f"{arch}_evaluate", arch, f"({n}) {arch} evaluate")
     with open(os.path.join(bench.out, "report.json"), "w") as f:
         json.dump({"settings": vars(args), "machine": machine(), "started": started, "counts": bench.counts,
                    "results": bench.results}, f, indent=1)

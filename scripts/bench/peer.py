@@ -1,13 +1,15 @@
 #!/usr/bin/env python3
 """The benchmark's peer: the jobs tl-train does, written as a PyTorch user would write them.
 
-torchvision's VGG16 `features` (weights copied from the exported TorchScript backbone, so both
-sides start from the same numbers), the head of configs/food11_half.json (average pool ->
-dropout 0.2 -> dense 100 + ReLU -> dense 11), Adam, PIL decoding, torchvision transforms and a
-DataLoader with worker processes. Subcommands:
+torchvision's VGG16 `features` (or ResNet-50's conv1 .. layer4, or EfficientNet-B0's `features`;
+weights copied from the exported TorchScript backbone, so both sides start from the same
+numbers), the head of configs/food11_half.json (average pool -> dropout 0.2 -> dense 100 + ReLU
+-> dense 11), Adam, PIL decoding, torchvision transforms and a DataLoader with worker processes.
+Frozen layers are put in eval mode, so that a frozen BatchNorm keeps its statistics, as tl-train
+does. Subcommands:
 
-  train     --data D --backbone B --freeze none|block3_conv3|all ... -> OUT/history.json
-  evaluate  --data D --checkpoint tl-train.pt --split training       -> metrics on stdout (JSON)
+  train     --data D --backbone B --arch A --freeze SPEC ...         -> OUT/history.json
+  evaluate  --data D --checkpoint tl-train.pt --arch A --split train -> metrics on stdout (JSON)
   pipeline  --data D --workers W --epochs E                          -> images/s (JSON)
   predict   --checkpoint tl-train.pt IMAGE                           -> top-5 + load time (JSON)
   sgemm                                                              -> 2048^2 matmul GFLOP/s, BLAS and oneDNN (JSON)
@@ -18,6 +20,7 @@ python3-torchvision).
 
 import argparse
 import json
+from collections import OrderedDict
 import os
 import sys
 import time
@@ -36,8 +39,10 @@ T_IMPORTED = time.perf_counter()
 
 SPLITS = {"train": "training", "val": "validation", "test": "evaluation"}
 # Keras layer name -> how many leading modules of torchvision's vgg16().features it freezes
-# (the conv and its ReLU).
-FREEZE = {"none": 0, "block3_conv3": 16, "all": 31}
+# (the conv and its ReLU). Other families take the name of the last frozen stage, or all/none.
+VGG_FREEZE = {"none": 0, "block3_conv3": 16, "all": 31}
+RESNET_STAGES = ["conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4"]
+WIDTHS = {"vgg16": 512, "resnet50": 2048, "efficientnet_b0": 1280}
 MEAN, STD = [0.485, 0.456, 0.406], [0.229, 0.224, 0.225]
 
 
@@ -73,11 +78,19 @@ def loader(args, split, shuffle):
                       num_workers=args.workers, persistent_workers=args.workers > 0)
 
 
-def make_model(classes=11):
+def feature_extractor(arch):
+    """The part of torchvision's network before its pooling and classifier, with its own names."""
+    net = getattr(torchvision.models, arch)()
+    if arch == "resnet50":
+        return nn.Sequential(OrderedDict((name, getattr(net, name)) for name in RESNET_STAGES))
+    return net.features
+
+
+def make_model(arch="vgg16", classes=11):
     model = nn.Sequential(
-        torchvision.models.vgg16().features,
+        feature_extractor(arch),
         nn.AdaptiveAvgPool2d(1), nn.Flatten(),
-        nn.Dropout(0.2), nn.Linear(512, 100), nn.ReLU(),
+        nn.Dropout(0.2), nn.Linear(WIDTHS[arch], 100), nn.ReLU(),
         nn.Dropout(0.0), nn.Linear(100, classes),
     )
     for layer in (model[4], model[7]):  # Keras' Dense init, as tl-train's head
@@ -86,10 +99,24 @@ def make_model(classes=11):
     return model
 
 
-def load_backbone(model, path):
-    """Copies `features.*` from a TorchScript file (exported backbone or tl-train checkpoint)."""
+def frozen_modules(model, arch, freeze):
+    """The leading modules of the feature extractor that `freeze` (a tl-train spec) freezes."""
+    features = model[0]
+    if arch == "vgg16":
+        return features[:VGG_FREEZE[freeze]]
+    names = list(features._modules)
+    count = {"none": 0, "all": len(names)}.get(freeze)
+    return features[:names.index(freeze.split(".")[-1]) + 1 if count is None else count]
+
+
+def load_backbone(model, path, arch="vgg16"):
+    """Copies the backbone from a TorchScript file (exported backbone or tl-train checkpoint)."""
     state = torch.jit.load(path, map_location="cpu").state_dict()
-    model[0].load_state_dict({k[len("features."):]: v for k, v in state.items() if k.startswith("features.")})
+    prefix = "backbone." if any(k.startswith("backbone.") for k in state) else ""
+    prefix += "" if arch == "resnet50" else "features."
+    wanted = model[0].state_dict().keys()
+    model[0].load_state_dict({k[len(prefix):]: v for k, v in state.items()
+                              if k.startswith(prefix) and k[len(prefix):] in wanted})
     if "head_w0" in state:  # a tl-train checkpoint: its head too
         for i, layer in enumerate((model[4], model[7])):
             layer.weight.data.copy_(state[f"head_w{i}"])
@@ -114,9 +141,10 @@ def run_eval(model, data):
 
 def cmd_train(args):
     torch.manual_seed(args.seed)
-    model = make_model()
-    load_backbone(model, args.backbone)
-    for p in model[0][:FREEZE[args.freeze]].parameters():
+    model = make_model(args.arch)
+    load_backbone(model, args.backbone, args.arch)
+    frozen = frozen_modules(model, args.arch, args.freeze)
+    for p in frozen.parameters():
         p.requires_grad = False
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     train_data, val_data = loader(args, "train", True), loader(args, "val", False)
@@ -126,6 +154,7 @@ def cmd_train(args):
     for epoch in range(1, args.epochs + 1):
         start = time.perf_counter()
         model.train()
+        frozen.eval()  # frozen BatchNorm: running statistics used, not updated
         loss_sum, correct, seen = 0.0, 0, 0
         for x, y in train_data:
             optimizer.zero_grad()
@@ -150,8 +179,8 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    model = make_model()
-    load_backbone(model, args.checkpoint)
+    model = make_model(args.arch)
+    load_backbone(model, args.checkpoint, args.arch)
     result = run_eval(model, loader(args, args.split, False))
     print(json.dumps(result))
 
@@ -215,11 +244,12 @@ def main():
         s.add_argument("--size", type=int, default=64)
         s.add_argument("--batch", type=int, default=32)
         s.add_argument("--workers", type=int, default=2)
+        s.add_argument("--arch", choices=sorted(WIDTHS), default="vgg16")
         commands[name] = (s, fn)
     s = commands["train"][0]
     s.add_argument("--data", required=True)
     s.add_argument("--backbone", required=True)
-    s.add_argument("--freeze", choices=sorted(FREEZE), default="none")
+    s.add_argument("--freeze", default="none", help="none, all, block3_conv3 (VGG16) or a stage name (layer2, features.4)")
     s.add_argument("--epochs", type=int, default=3)
     s.add_argument("--lr", type=float, default=1e-4)
     s.add_argument("--seed", type=int, default=42)

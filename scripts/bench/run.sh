@@ -5,7 +5,7 @@
 #   scripts/bench/run.sh [--size 64] [--repeats 3] [--out bench-out] [bench.py options...]
 #
 # Builds tl-train and tl_bench (Release, in build-bench/), writes ~530 JPEGs of 512x512 in the
-# Food-11 layout and a random-weights VGG16 into OUT, then runs scripts/bench/bench.py, which
+# Food-11 layout and random-weights VGG16, ResNet-50 and EfficientNet-B0 into OUT, then runs scripts/bench/bench.py, which
 # prints the report and writes OUT/report.md and OUT/report.json. About 8 minutes at 64 px on
 # 2 cores after the first build; --size 224 is available (much longer).
 set -euo pipefail
@@ -35,6 +35,9 @@ if [[ ! -f "$OUT/data/.complete" ]]; then
   touch "$OUT/data/.complete"
 fi
 if [[ ! -f "$OUT/vgg16_features.pt" ]]; then
-  "$PY" "$ROOT/scripts/export_vgg16.py" --weights random --features-only --out "$OUT/vgg16_features.pt"
+  "$PY" "$ROOT/scripts/export_backbone.py" --weights random --features-only --out "$OUT/vgg16_features.pt"
 fi
+for arch in resnet50 efficientnet_b0; do
+  [[ -f "$OUT/$arch.pt" ]] || "$PY" "$ROOT/scripts/export_backbone.py" --arch "$arch" --weights random --out "$OUT/$arch.pt"
+done
 exec "$PY" "$ROOT/scripts/bench/bench.py" --out "$OUT" --tl "$BUILD/tl-train" --tl-bench "$BUILD/tl_bench" "${ARGS[@]}"
