@@ -178,6 +178,8 @@ TEST(BackboneTraining, FrozenTensorsInBestPtEqualTheExportedBackboneBitForBit) {
                                      R"(, "freeze": ")" + freeze + "\""),
                             "--quiet"});
       ASSERT_EQ(r.exit_code, 0) << r.err;
+      const std::string log = tl::test::read_text(std::filesystem::path(s.run_dir(name)) / "train.log");
+      EXPECT_EQ(log.find("Feature cache: on") != std::string::npos, cache == "auto") << log;
       const auto trained = named_tensors(torch::jit::load(s.run_dir(name) + "/best.pt"));
       int frozen = 0, moved = 0;
       for (const auto& [tensor_name, value] : exported) {
