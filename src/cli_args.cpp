@@ -18,10 +18,13 @@ Examples:
   tl-train predict --checkpoint runs/food11_half/best.pt photo.jpg more_photos/ --top-k 3
   tl-train summary --config configs/food11_half.json --json
   tl-train check-data --config configs/food11_half.json
+  tl-train lr-find --config configs/demo_fashion.json
+  tl-train predict --checkpoint runs/food11_half/best.pt photo.jpg --explain cams/
+  tl-train report runs/food11_half
 )";
 
 const std::vector<std::string>& subcommands() {
-  static const std::vector<std::string> names{"train", "evaluate", "predict", "summary", "check-data"};
+  static const std::vector<std::string> names{"train", "evaluate", "predict", "summary", "check-data", "lr-find", "report"};
   return names;
 }
 
@@ -96,7 +99,14 @@ CLI::App* add_predict_command(CLI::App& app, CliOptions& o) {
   predict->add_option("--tta", o.tta, "Test-time augmentation: none (default) or flip (average with the mirror image)")
       ->check(CLI::IsMember({"none", "flip"}));
   predict->add_option("--device", o.device, "auto, cpu, cuda, cuda:N");
-  predict->add_flag("--json", o.json, "One JSON object per image per line");
+  auto* explain = predict->add_option("--explain", o.explain_dir,
+                                      "Write a Grad-CAM overlay of the top-1 class per image into DIR")
+                      ->type_name("DIR");
+  predict->add_option("--explain-layer", o.explain_layer,
+                      "The stage Grad-CAM looks at (default: the backbone's last convolutional stage)")
+      ->type_name("NAME")
+      ->needs(explain);
+  predict->add_flag("--json", o.json, "One JSON object per image per line (with --explain: \"cam\": {png, peak})");
   predict->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
   return predict;
 }
@@ -117,6 +127,29 @@ CLI::App* add_check_data_command(CLI::App& app, CliOptions& o) {
   check->add_flag("--json", o.json, "Print one JSON object with all of it");
   check->footer("Exit 0 when training would start with this data, else the exit code training would end with.");
   return check;
+}
+
+CLI::App* add_lr_find_command(CLI::App& app, CliOptions& o) {
+  auto* find = app.add_subcommand("lr-find", "Learning-rate range test: the loss as the rate grows, and a suggestion");
+  add_config_options(find, o, true);
+  find->add_option("--out", o.out_dir, "Where lr_find.csv and lr_find.png go (default: lr_find/<config name>/)")
+      ->type_name("DIR");
+  find->add_option("--start-lr", o.lr_start, "The first step's rate (default 1e-7)");
+  find->add_option("--end-lr", o.lr_end, "The last step's rate (default 10)");
+  find->add_option("--steps", o.lr_steps, "Optimizer steps from --start-lr to --end-lr (default 100)")
+      ->check(CLI::Range(5, 1 << 20));
+  find->add_option("--device", o.device, "Override the config's device: auto, cpu, cuda, cuda:N");
+  find->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  find->footer("Touches no run directory; the model it trains is thrown away.");
+  return find;
+}
+
+CLI::App* add_report_command(CLI::App& app, CliOptions& o) {
+  auto* report = app.add_subcommand("report", "Write RUN/report.html: one self-contained page about a training run");
+  report->add_option("run", o.run_dir, "A run directory (train.out)")->required()->check(CLI::ExistingDirectory);
+  report->add_option("--device", o.device, "Where Grad-CAM of the worst mistakes runs: auto, cpu, cuda, cuda:N");
+  report->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  return report;
 }
 
 // Runs CLI11; on help, version or a usage error, fills result.exit_code and returns false.
@@ -158,7 +191,7 @@ CliParse parse_command_line(const std::vector<std::string>& args_in, std::ostrea
   if (!args.empty() && !is_subcommand(args[0]) && args[0] != "-h" && args[0] != "--help" && args[0] != "--version")
     args.insert(args.begin(), "train");
 
-  CLI::App app{"tl-train: transfer learning for image classifiers on LibTorch (VGG16 backbones)", "tl-train"};
+  CLI::App app{"tl-train: transfer learning for image classifiers on LibTorch (VGG, ResNet, MobileNet, EfficientNet, ConvNeXt)", "tl-train"};
   app.footer(kExamples);
   app.set_version_flag("--version", std::string("tl-train ") + TL_VERSION);
   app.require_subcommand(1);
@@ -168,6 +201,8 @@ CliParse parse_command_line(const std::vector<std::string>& args_in, std::ostrea
   auto* predict = add_predict_command(app, o);
   auto* summary = add_summary_command(app, o);
   auto* check_data = add_check_data_command(app, o);
+  auto* lr_find = add_lr_find_command(app, o);
+  auto* report = add_report_command(app, o);
   if (!parse_with(app, args, out, err, result)) return result;
 
   if (train->parsed()) o.command = Command::Train;
@@ -175,6 +210,8 @@ CliParse parse_command_line(const std::vector<std::string>& args_in, std::ostrea
   if (predict->parsed()) o.command = Command::Predict;
   if (summary->parsed()) o.command = Command::Summary;
   if (check_data->parsed()) o.command = Command::CheckData;
+  if (lr_find->parsed()) o.command = Command::LrFind;
+  if (report->parsed()) o.command = Command::Report;
   result.run = true;
   return result;
 }

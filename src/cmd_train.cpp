@@ -14,6 +14,7 @@
 #include "tl/evaluation_files.h"
 #include "tl/fault_injection.h"
 #include "tl/files.h"
+#include "tl/html_report.h"
 #include "tl/interrupts.h"
 #include "tl/logging.h"
 #include "tl/run_dir.h"
@@ -101,14 +102,6 @@ void log_dataset(const DatasetIndex& data) {
   for (const auto& w : balance_warnings(data)) spdlog::warn("{}", w);
 }
 
-TransferModel build_model(const Config& config, int64_t num_classes) {
-  torch::manual_seed(config.train.seed);
-  TransferModel model = TransferModel::create(config.model, num_classes, config.train.seed);
-  for (const auto& [epoch, spec] : config.model.unfreeze_at)  // every spec, now rather than at its epoch
-    model.check_freeze(spec, "model.unfreeze_at." + std::to_string(epoch));
-  return model;
-}
-
 // Scores the run's final model on the test split into RUN/eval_test/.
 void evaluate_final_model(const RunDirectory& run, const std::string& checkpoint, const DatasetIndex& data,
                           const torch::Device& device) {
@@ -182,6 +175,11 @@ int run_train(const CliOptions& o) {
   if (!(result.nothing_to_do && tested) && !data.test.empty() && config.train.eval_test &&
       run.has(result.final_checkpoint))
     evaluate_final_model(run, result.final_checkpoint, data, device);
+  try {
+    spdlog::info("Report: {}", write_run_report(run.dir(), device));
+  } catch (const std::exception& e) {  // the run itself is complete: say so, and how to retry
+    spdlog::warn("report.html was not written ({}); make it with: tl-train report {}", e.what(), run.dir());
+  }
   spdlog::info("Done. Outputs in {}: {} (best.pt: epoch {})", run.dir(), joined(run.present_outputs()),
                result.best_epoch);
   return kExitOk;

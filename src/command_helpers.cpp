@@ -29,6 +29,14 @@ EvalResult score_checkpoint(LoadedCheckpoint& checkpoint, const std::vector<Samp
                   checkpoint.info.classes, device, checkpoint.info.config.train.label_smoothing);
 }
 
+TransferModel build_model(const Config& config, int64_t num_classes) {
+  torch::manual_seed(config.train.seed);
+  TransferModel model = TransferModel::create(config.model, num_classes, config.train.seed);
+  for (const auto& [epoch, spec] : config.model.unfreeze_at)  // every spec, now rather than at its epoch
+    model.check_freeze(spec, "model.unfreeze_at." + std::to_string(epoch));
+  return model;
+}
+
 void use_plain_jit_executor() { torch::jit::setGraphExecutorOptimize(false); }
 
 void check_config_against_data(const Config& config, const DatasetIndex& data) {

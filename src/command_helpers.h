@@ -22,6 +22,10 @@ LoaderOptions checkpoint_loader_options(const CheckpointInfo& info, int batch, c
 EvalResult score_checkpoint(LoadedCheckpoint& checkpoint, const std::vector<Sample>& samples, int batch,
                             const torch::Device& device);
 
+// The config's model for a dataset of `num_classes` classes, seeded by train.seed; every
+// model.unfreeze_at spec is checked now rather than at its epoch.
+TransferModel build_model(const Config& config, int64_t num_classes);
+
 // Every command runs the TorchScript modules with the plain executor, not the profiling one, whose
 // first calls profile and optimise each graph (on a cold `predict` of one image this took ~55 ms of
 // the first forward pass at 64 px; ~1.3 s of a 7 s ResNet-50 training run) and which found nothing

@@ -37,6 +37,10 @@ int run_command(const CliOptions& options) {
         return run_summary(options);
       case Command::CheckData:
         return run_check_data(options);
+      case Command::LrFind:
+        return run_lr_find(options);
+      case Command::Report:
+        return run_report(options);
       case Command::None:
         break;
     }

@@ -385,6 +385,40 @@ torch::Tensor TransferModel::forward_backbone(const torch::Tensor& images) {
   return x;
 }
 
+size_t TransferModel::explain_stage(const std::string& layer) const {
+  for (size_t i = 0; i < stages_.size(); ++i) {
+    const Stage& s = stages_[i];
+    if (s.kind == Stage::Feature && (s.name == layer || (!s.keras_name.empty() && s.keras_name == layer))) return i;
+  }
+  std::string names;
+  for (const Stage& s : stages_)
+    if (s.kind == Stage::Feature) names += (names.empty() ? "" : ", ") + s.name;
+  throw ModelError("--explain-layer '" + layer + "' is not a feature stage of this " + family_name(family_) +
+                   " model; use one of: " + names);
+}
+
+torch::Tensor TransferModel::forward_exposing(const torch::Tensor& images, const std::string& layer,
+                                              torch::Tensor& activation) {
+  const auto target = stages_.begin() + static_cast<std::ptrdiff_t>(explain_stage(layer));
+  torch::Tensor x = images;
+  {
+    torch::NoGradGuard no_grad;  // nothing before the explained stage needs gradients
+    for (auto it = stages_.begin(); it <= target; ++it) x = run_stage(*it, x, false);
+  }
+  activation = x.detach().requires_grad_(true);
+  x = activation.clone();  // the next stage may be an in-place ReLU, which a leaf cannot take
+  torch::AutoGradMode grad(true);
+  for (auto it = target + 1; it != stages_.end(); ++it) x = run_stage(*it, x, training_ && !frozen_[size_t(it - stages_.begin())]);
+  return x;
+}
+
+std::string TransferModel::default_explain_layer() const {
+  std::string name;
+  for (const Stage& s : stages_)
+    if (s.kind == Stage::Feature && module_type_name(s.module) != "MaxPool2d") name = s.name;
+  return name;
+}
+
 void TransferModel::train(bool on) {
   training_ = on;
   module_.train(on);

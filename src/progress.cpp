@@ -24,6 +24,12 @@ std::string fixed(double v, int digits) {
   return s.str();
 }
 
+std::string significant(double v, int digits) {
+  char buf[48];
+  std::snprintf(buf, sizeof buf, "%.*g", digits, v);
+  return buf;
+}
+
 std::string lr_text(double lr) {
   std::ostringstream s;
   s << std::scientific << std::setprecision(2) << lr;

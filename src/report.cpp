@@ -108,8 +108,19 @@ std::string tick_label(double v, double step) {
   return buf;
 }
 
-void draw_panel(cv::Mat& img, cv::Rect panel, const std::string& title, const std::vector<double>& epochs,
-                const std::vector<Series>& series) {
+// Where a panel puts data points, for marks drawn after it.
+struct PanelMap {
+  cv::Rect plot;
+  int pad = 0;
+  double x_lo = 0, x_hi = 1;
+  Ticks y{0, 1, 1};
+  double px(double x) const { return plot.x + pad + (x - x_lo) / (x_hi - x_lo) * (plot.width - 2 * pad); }
+  double py(double v) const { return plot.y + plot.height - pad - (v - y.lo) / (y.hi - y.lo) * (plot.height - 2 * pad); }
+};
+
+// One line chart. With `decades`, xs are log10 values and the ticks read 1e-7, 1e-6, ...
+PanelMap draw_panel(cv::Mat& img, cv::Rect panel, const std::string& title, const std::vector<double>& epochs,
+                    const std::vector<Series>& series, const std::string& x_label = "Epoch", bool decades = false) {
   const cv::Rect plot(panel.x + 64, panel.y + 34, panel.width - 84, panel.height - 86);
   const int pad = 10;  // keeps points at the ends of the data off the frame
 
@@ -135,8 +146,9 @@ void draw_panel(cv::Mat& img, cv::Rect panel, const std::string& title, const st
   const double x_step = std::max(1.0, nice_step((x_hi - x_lo) / 8));
   const Ticks x{std::ceil(x_lo / x_step) * x_step, std::floor(x_hi / x_step) * x_step, x_step};
 
-  auto px = [&](double epoch) { return plot.x + pad + (epoch - x_lo) / (x_hi - x_lo) * (plot.width - 2 * pad); };
-  auto py = [&](double v) { return plot.y + plot.height - pad - (v - y.lo) / (y.hi - y.lo) * (plot.height - 2 * pad); };
+  const PanelMap map{plot, pad, x_lo, x_hi, y};
+  auto px = [&](double epoch) { return map.px(epoch); };
+  auto py = [&](double v) { return map.py(v); };
 
   for (int i = 0; i < y.count(); ++i) {
     const int row = cvRound(py(y.at(i)));
@@ -146,11 +158,12 @@ void draw_panel(cv::Mat& img, cv::Rect panel, const std::string& title, const st
   for (int i = 0; i < x.count(); ++i) {
     const int column = cvRound(px(x.at(i)));
     cv::line(img, {column, plot.y + 1}, {column, plot.y + plot.height - 1}, kGrid, 1);
-    draw_text(img, tick_label(x.at(i), 1), {column, plot.y + plot.height + 14}, 0.42, kMuted, Align::centre);
+    const std::string label = decades ? "1e" + tick_label(x.at(i), 1) : tick_label(x.at(i), 1);
+    draw_text(img, label, {column, plot.y + plot.height + 14}, 0.42, kMuted, Align::centre);
   }
   cv::rectangle(img, plot, kFrame, 1);
   draw_text(img, title, {plot.x + plot.width / 2, panel.y + 16}, 0.62, kInk, Align::centre);
-  draw_text(img, "Epoch", {plot.x + plot.width / 2, plot.y + plot.height + 38}, 0.48, kInk, Align::centre);
+  draw_text(img, x_label, {plot.x + plot.width / 2, plot.y + plot.height + 38}, 0.48, kInk, Align::centre);
 
   for (const auto& s : series) {
     const size_t n = std::min(s.values.size(), epochs.size());
@@ -164,6 +177,7 @@ void draw_panel(cv::Mat& img, cv::Rect panel, const std::string& title, const st
       if (n <= kMarkerLimit || isolated) cv::circle(img, p, 3 << kShift, s.colour, cv::FILLED, cv::LINE_AA, kShift);
     }
   }
+  return map;
 }
 
 // Legend entries (line sample, label) right-aligned to x_right, centred on height y.
@@ -363,6 +377,41 @@ std::vector<unsigned char> render_confusion_png(const ConfusionMatrix& cm) {
   const std::string title = "Confusion matrix", note = subtitle(cm);
   draw_text(img, title, {centred(title, kTitleScale, 2), 24}, kTitleScale, kInk, Align::centre, 2);
   draw_text(img, note, {centred(note, kSubtitleScale, 1), 50}, kSubtitleScale, kMuted, Align::centre);
+  return encode_png(img);
+}
+
+std::vector<unsigned char> render_lr_find_png(const std::vector<double>& lrs, const std::vector<double>& losses,
+                                              const std::vector<double>& smoothed, double suggested) {
+  std::vector<double> decades;
+  for (double lr : lrs) decades.push_back(std::log10(lr));
+  // A diverging step's loss can be orders of magnitude above the rest: such points are left out
+  // of the raw line so the curve stays readable.
+  double top = 0;
+  for (double v : smoothed)
+    if (std::isfinite(v)) top = std::max(top, v);
+  Series raw{"loss", kTrainColour, losses};
+  for (double& v : raw.values)
+    if (v > 1.5 * top) v = std::numeric_limits<double>::quiet_NaN();
+  const Series smooth{"smoothed", kValColour, smoothed};
+  cv::Mat img(kCurvesHeight + 60, kCurvesWidth * 3 / 4, CV_8UC3, kWhite);
+  const PanelMap map = draw_panel(img, {0, kCurvesHeader, img.cols, img.rows - kCurvesHeader}, "Learning-rate range test",
+                                  decades, {raw, smooth}, "Learning rate (log scale)", true);
+  std::string title = "No suggestion: too few steps";
+  if (std::isfinite(suggested)) {
+    const double x = std::log10(suggested);
+    const int column = cvRound(map.px(x));
+    cv::line(img, {column, map.plot.y + 1}, {column, map.plot.y + map.plot.height - 1}, cv::Scalar(40, 39, 214), 1,
+             cv::LINE_AA);
+    for (size_t i = 0; i < decades.size(); ++i)
+      if (std::abs(decades[i] - x) < 1e-12)
+        cv::circle(img, subpixel(map.px(x), map.py(smoothed[i])), 6 << kShift, cv::Scalar(40, 39, 214), cv::FILLED,
+                   cv::LINE_AA, kShift);
+    char buf[64];
+    std::snprintf(buf, sizeof buf, "Suggested learning rate: %.2e (red)", suggested);
+    title = buf;
+  }
+  draw_text(img, title, {64, kCurvesHeader / 2 + 2}, 0.5, kMuted);
+  draw_legend(img, img.cols - 20, kCurvesHeader / 2 + 2, {raw, smooth});
   return encode_png(img);
 }
 

@@ -25,7 +25,8 @@ constexpr const char* kLockName = ".lock";
 const std::vector<std::string>& fixed_outputs() {
   static const std::vector<std::string> names{"best.pt",     "last.pt",      "last.resume.pt",
                                               "history.csv", "history.json", "curves.png",
-                                              "config.json", "split.json",   "train.log"};
+                                              "config.json", "split.json",   "train.log",
+                                              "report.html"};
   return names;
 }
 

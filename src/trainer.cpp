@@ -21,7 +21,9 @@ using Clock = std::chrono::steady_clock;
 
 double seconds_since(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
 
-LoaderOptions loader_options(const Config& config, const torch::Device& device, Shard shard) {
+}  // namespace
+
+LoaderOptions training_loader_options(const Config& config, const torch::Device& device, Shard shard) {
   LoaderOptions o;
   o.batch_size = config.train.batch_size;
   o.shard = shard;
@@ -39,6 +41,8 @@ LoaderOptions loader_options(const Config& config, const torch::Device& device, 
   o.pin_memory = device.is_cuda();
   return o;
 }
+
+namespace {
 
 Json nullable(double v) { return std::isnan(v) ? Json(nullptr) : Json(v); }
 
@@ -92,8 +96,8 @@ Trainer::Trainer(TrainerSetup setup)
       schedule_(s_.config.optim, tc_.epochs),
       loss_(tc_.label_smoothing, class_weight_tensor(tc_, s_.data.train, s_.data.classes.size())),
       scaler_(s_.device, tc_.amp),
-      train_options_(loader_options(s_.config, s_.device, s_.parallel.shard())),
-      eval_options_(loader_options(s_.config, s_.device, s_.parallel.shard())) {
+      train_options_(training_loader_options(s_.config, s_.device, s_.parallel.shard())),
+      eval_options_(training_loader_options(s_.config, s_.device, s_.parallel.shard())) {
   train_options_.shuffle = true;
   if (s_.config.data.augment.enabled()) train_options_.augment = s_.config.data.augment;
   eval_options_.drop_last = false;

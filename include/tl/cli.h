@@ -6,7 +6,7 @@
 
 namespace tl {
 
-enum class Command { None, Train, Evaluate, Predict, Summary, CheckData };
+enum class Command { None, Train, Evaluate, Predict, Summary, CheckData, LrFind, Report };
 
 struct CliOptions {
   Command command = Command::None;
@@ -27,6 +27,14 @@ struct CliOptions {
   std::string device;               // --device (overrides the config/checkpoint)
   bool json = false;                // --json: machine-readable stdout
   bool quiet = false;               // --quiet: warnings and errors only
+  // predict: Grad-CAM
+  std::string explain_dir;    // --explain: write overlays here
+  std::string explain_layer;  // --explain-layer (default: the backbone's last convolutional stage)
+  // lr-find
+  double lr_start = 1e-7, lr_end = 10;  // --start-lr, --end-lr
+  int lr_steps = 100;                   // --steps
+  // report
+  std::string run_dir;  // the run directory
 };
 
 struct CliParse {

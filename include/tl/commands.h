@@ -10,6 +10,8 @@ int run_evaluate(const CliOptions& options);
 int run_predict(const CliOptions& options);
 int run_summary(const CliOptions& options);
 int run_check_data(const CliOptions& options);
+int run_lr_find(const CliOptions& options);
+int run_report(const CliOptions& options);
 
 // Dispatches to the command's function, catching every error: one line on stderr, a distinct
 // exit code (see errors.h), never an abort trace.

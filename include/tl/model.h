@@ -64,6 +64,14 @@ class TransferModel {
   torch::Tensor forward_from_prefix(const torch::Tensor& prefix_output);
   // Every stage before the head, without dropout: the features the head sees.
   torch::Tensor forward_backbone(const torch::Tensor& images);
+  // Grad-CAM's forward pass (eval mode as forward() is in it): returns the logits, and in
+  // `activation` the output of feature stage `layer` (torchvision or Keras name) as a leaf that
+  // requires grad, so gradients reach it through frozen weights. ModelError for an unknown name.
+  torch::Tensor forward_exposing(const torch::Tensor& images, const std::string& layer, torch::Tensor& activation);
+  size_t explain_stage(const std::string& layer) const;  // the stage's index; ModelError listing the names
+  // The last feature stage with a spatial output worth explaining: the backbone's last convolutional
+  // block (VGG: the ReLU after the last conv, before the last max-pool).
+  std::string default_explain_layer() const;
   size_t prefix_stages() const { return first_trainable_stage_; }
   bool prefix_is_whole_backbone() const;  // every pretrained layer frozen
 

@@ -9,6 +9,7 @@ namespace tl {
 
 std::string fixed(double v, int digits = 4);  // 0.1235
 std::string lr_text(double lr);               // 1.00e-05
+std::string significant(double v, int digits);  // %.<digits>g: 0.0012, 3.5e-07
 std::string bytes_text(int64_t bytes);        // 312 KiB, 1.5 GiB
 
 class Progress {

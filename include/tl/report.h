@@ -29,4 +29,9 @@ struct ConfusionLayout {
 };
 ConfusionLayout confusion_layout(const ConfusionMatrix& cm);
 
+// The learning-rate range test: loss and smoothed loss against the rate on a log axis, the
+// suggested rate (NaN: none) marked in red. Returns an encoded PNG.
+std::vector<unsigned char> render_lr_find_png(const std::vector<double>& lrs, const std::vector<double>& losses,
+                                              const std::vector<double>& smoothed, double suggested);
+
 }  // namespace tl

@@ -27,6 +27,7 @@ class RunDirectory {
   std::string config() const { return file("config.json"); }
   std::string split() const { return file("split.json"); }
   std::string log() const { return file("train.log"); }
+  std::string report() const { return file("report.html"); }
   std::string eval_dir(const std::string& split) const { return file("eval_" + split); }
   // The early-stopping monitor's best epoch when it differs from train.monitor (see trainer.h).
   std::string best_for(const std::string& metric) const { return file("best_" + metric + ".pt"); }

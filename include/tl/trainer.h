@@ -29,6 +29,10 @@
 
 namespace tl {
 
+// How the trainer loads the config's data (batch size, preprocessing, caching, this process's shard);
+// the caller turns shuffling and augmentation on for the training split.
+LoaderOptions training_loader_options(const Config& config, const torch::Device& device, Shard shard);
+
 // Asked after every optimizer step (batch = its last batch, 1-based) and after each epoch
 // (batch = 0): the signal that asks training to stop, or 0.
 using StopCheck = std::function<int(int epoch, int64_t batch)>;
