@@ -28,7 +28,8 @@ void print_result(const LrFindResult& r, const LrFindOptions& o, const Config& c
             << significant(o.start_lr, 2) << " to " << significant(o.end_lr, 2) << " (stopped: " << r.stopped_because
             << (r.feature_cache ? "; frozen features computed once" : "") << ")\n";
   if (!std::isfinite(s.steepest) && !std::isfinite(s.minimum_tenth)) {
-    std::cout << "No suggestion: the loss was recorded for fewer than 5 steps; lower --start-lr\n";
+    std::cout << "No suggestion: too few steps were recorded (the first tenth and the last 5 are left out); lower "
+                 "--start-lr or raise --steps\n";
     return;
   }
   const double suggested = std::isfinite(s.steepest) ? s.steepest : s.minimum_tenth;

@@ -74,9 +74,12 @@ void check_lr_find_options(const LrFindOptions& o) {
   if (o.steps < 5) throw ConfigError("--steps must be at least 5 (got " + std::to_string(o.steps) + ")");
 }
 
-LrSuggestion suggest_learning_rate(const std::vector<LrFindPoint>& points) {
+LrSuggestion suggest_learning_rate(const std::vector<LrFindPoint>& all_points, int planned_steps) {
   LrSuggestion s;
-  if (points.size() < 5) return s;
+  const size_t skip_start = size_t(std::max(planned_steps, 0) / 10), skip_end = 5;
+  if (all_points.size() < skip_start + skip_end + 5) return s;
+  const std::vector<LrFindPoint> points(all_points.begin() + std::ptrdiff_t(skip_start),
+                                        all_points.end() - std::ptrdiff_t(skip_end));
   size_t lowest = 0;
   for (size_t i = 1; i < points.size(); ++i)
     if (points[i].smoothed < points[lowest].smoothed) lowest = i;
@@ -151,7 +154,7 @@ LrFindResult find_learning_rate(const Config& config, const DatasetIndex& data, 
       break;
     }
   }
-  result.suggestion = suggest_learning_rate(result.points);
+  result.suggestion = suggest_learning_rate(result.points, options.steps);
   return result;
 }
 

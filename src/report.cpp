@@ -384,15 +384,15 @@ std::vector<unsigned char> render_lr_find_png(const std::vector<double>& lrs, co
                                               const std::vector<double>& smoothed, double suggested) {
   std::vector<double> decades;
   for (double lr : lrs) decades.push_back(std::log10(lr));
-  // A diverging step's loss can be orders of magnitude above the rest: such points are left out
-  // of the raw line so the curve stays readable.
+  // The last steps diverge, by orders of magnitude: the y range is the smoothed loss's before the
+  // last 5 points (what the suggestion looks at), and points far above it are left out.
   double top = 0;
-  for (double v : smoothed)
-    if (std::isfinite(v)) top = std::max(top, v);
-  Series raw{"loss", kTrainColour, losses};
-  for (double& v : raw.values)
-    if (v > 1.5 * top) v = std::numeric_limits<double>::quiet_NaN();
-  const Series smooth{"smoothed", kValColour, smoothed};
+  for (size_t i = 0; i < smoothed.size(); ++i)
+    if (std::isfinite(smoothed[i]) && (i + 5 < smoothed.size() || top == 0)) top = std::max(top, smoothed[i]);
+  Series raw{"loss", kTrainColour, losses}, smooth{"smoothed", kValColour, smoothed};
+  for (Series* s : {&raw, &smooth})
+    for (double& v : s->values)
+      if (v > 1.5 * top) v = std::numeric_limits<double>::quiet_NaN();
   cv::Mat img(kCurvesHeight + 60, kCurvesWidth * 3 / 4, CV_8UC3, kWhite);
   const PanelMap map = draw_panel(img, {0, kCurvesHeader, img.cols, img.rows - kCurvesHeader}, "Learning-rate range test",
                                   decades, {raw, smooth}, "Learning rate (log scale)", true);

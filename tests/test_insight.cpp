@@ -63,7 +63,7 @@ TEST(LrFinderRules, SteepestDescentAndMinimumOverTen) {
   o.start_lr = 1e-7, o.end_lr = 10, o.steps = 81;  // 10 points a decade
   // Falls fastest at 1e-3, lowest at 1e-1, then climbs.
   const auto points = curve(o, [](double x) { return 2 - std::tanh(2 * (x + 3)) + (x > -1 ? 3 * (x + 1) * (x + 1) : 0); });
-  const tl::LrSuggestion s = tl::suggest_learning_rate(points);
+  const tl::LrSuggestion s = tl::suggest_learning_rate(points, o.steps);
   EXPECT_NEAR(std::log10(s.steepest), -3, 0.051);
   EXPECT_NEAR(std::log10(s.minimum_tenth), -2, 0.051);
   EXPECT_EQ(points[size_t(s.steepest_step - 1)].lr, s.steepest);
@@ -74,15 +74,29 @@ TEST(LrFinderRules, SteepestIsLookedForBeforeTheMinimumOnly) {
   o.start_lr = 1e-5, o.end_lr = 1, o.steps = 51;
   // A gentle fall to a minimum at 1e-2, then a cliff upwards: the steepest *descent* is before it.
   const auto points = curve(o, [](double x) { return x < -2 ? 1 - 0.1 * (x + 5) : 0.7 + 5 * (x + 2); });
-  const tl::LrSuggestion s = tl::suggest_learning_rate(points);
+  const tl::LrSuggestion s = tl::suggest_learning_rate(points, o.steps);
   EXPECT_LT(s.steepest, 1e-2);
   EXPECT_NEAR(std::log10(s.minimum_tenth), -3, 0.09);
+}
+
+// The first tenth of the steps (a smoothed loss still settling) and the last 5 points are not
+// looked at, as in fastai: a plunge there is no suggestion.
+TEST(LrFinderRules, TheFirstTenthAndTheLastFivePointsAreSkipped) {
+  tl::LrFindOptions o;
+  o.start_lr = 1e-7, o.end_lr = 10, o.steps = 81;
+  auto points = curve(o, [](double x) { return 2 - std::tanh(2 * (x + 3)); });  // steepest at 1e-3
+  points[1].smoothed -= 5;  // a plunge at the second step
+  points.back().smoothed -= 5;  // and at the last
+  const tl::LrSuggestion s = tl::suggest_learning_rate(points, o.steps);
+  EXPECT_NEAR(std::log10(s.steepest), -3, 0.051);
+  EXPECT_GT(s.steepest_step, 8);
+  EXPECT_LT(s.minimum_tenth, points[points.size() - 5].lr);
 }
 
 TEST(LrFinderRules, TooFewPointsGiveNoSuggestionAndBadOptionsNameTheFlag) {
   tl::LrFindOptions o;
   o.steps = 4;
-  EXPECT_TRUE(std::isnan(tl::suggest_learning_rate(curve(o, [](double x) { return -x; })).steepest));
+  EXPECT_TRUE(std::isnan(tl::suggest_learning_rate(curve(o, [](double x) { return -x; }), o.steps).steepest));
   try {
     tl::check_lr_find_options(o);
     FAIL() << "accepted 4 steps";
@@ -324,7 +338,7 @@ TEST_F(GradCam, EveryBackboneFamilyFindsARateExplainsAndReports) {
     SCOPED_TRACE(arch);
     const std::string model = ", \"backbone\": \"" + tl::test::backbone_fixture(arch) + "\", \"input_size\": 64";
     const std::string config = setup.config(arch, ", \"epochs\": 1", model);
-    RunResult found = run_tl({"lr-find", "--config", config, "--steps", "8", "--out", setup.dir.str(std::string("lr_") + arch), "-q"});
+    RunResult found = run_tl({"lr-find", "--config", config, "--steps", "20", "--out", setup.dir.str(std::string("lr_") + arch), "-q"});
     EXPECT_EQ(found.exit_code, 0) << found.err;
     EXPECT_NE(found.out.find("--set optim.lr="), std::string::npos) << found.out;
     RunResult trained = run_tl({"train", "--config", config, "--quiet"});

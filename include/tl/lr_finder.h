@@ -32,7 +32,8 @@ struct LrFindPoint {
 
 // The two rules fastai reports. `steepest`: where the smoothed loss falls fastest against log(lr),
 // looked for before the smoothed minimum; `minimum_tenth`: the rate at the smoothed minimum / 10.
-// NaN when the curve is too short (under 5 points) to say.
+// As fastai's lr_find, both skip the first tenth of the planned steps (the smoothing is still
+// settling there) and the last 5 points. NaN when too few points remain (under 5) to say.
 struct LrSuggestion {
   double steepest = std::nan("");
   double minimum_tenth = std::nan("");
@@ -49,7 +50,7 @@ struct LrFindResult {
 // The rate of step `step` (1-based) of `steps`: start_lr x (end_lr / start_lr)^((step-1)/(steps-1)).
 double lr_at_step(const LrFindOptions& options, int step);
 
-LrSuggestion suggest_learning_rate(const std::vector<LrFindPoint>& points);
+LrSuggestion suggest_learning_rate(const std::vector<LrFindPoint>& points, int planned_steps);
 
 // Checks the options (ConfigError naming the flag).
 void check_lr_find_options(const LrFindOptions& options);
