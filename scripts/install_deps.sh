@@ -13,6 +13,7 @@ packages=(
   libopenblas0-openmp   # fast BLAS for LibTorch's dense layers (the reference BLAS is ~60x slower)
   python3-torchvision   # scripts/export_backbone.py and the Python interop tests
   dataset-fashion-mnist # the offline demo's real images
+  libgloo-dev           # the headers of c10d's Gloo process group (data-parallel training)
   chromium              # the report.html test renders the page in a real (headless) browser
 )
 

@@ -106,6 +106,12 @@ const ChoiceNames<FeatureCacheMode>& choice_names(FeatureCacheMode*) {
   return names;
 }
 
+const ChoiceNames<DistBackend>& choice_names(DistBackend*) {
+  static const ChoiceNames<DistBackend> names{
+      {"auto", DistBackend::Auto}, {"gloo", DistBackend::Gloo}, {"nccl", DistBackend::Nccl}};
+  return names;
+}
+
 const ChoiceNames<Amp>& choice_names(Amp*) {
   static const ChoiceNames<Amp> names{{"off", Amp::Off}, {"fp16", Amp::Fp16}, {"bf16", Amp::Bf16}};
   return names;

@@ -66,8 +66,22 @@ CLI::App* add_train_command(CLI::App& app, CliOptions& o) {
   resume->excludes(overwrite);
   train->add_option("--device", o.device, "Override the config's device: auto, cpu, cuda, cuda:N");
   train->add_flag("-q,--quiet", o.quiet, "Print warnings and errors only");
+  train->add_option("--nproc", o.nproc, "Data parallel: start this many worker processes on this host")
+      ->check(CLI::Range(1, 1024));
+  train->add_option("--nnodes", o.nnodes, "Data parallel: hosts taking part (run the command on each)")
+      ->check(CLI::Range(1, 1 << 16));
+  train->add_option("--node-rank", o.node_rank, "Data parallel: this host's index, 0 to nnodes-1")
+      ->check(CLI::Range(0, (1 << 16) - 1));
+  train->add_option("--master-addr", o.master_addr, "Data parallel: the address of node 0 (default 127.0.0.1)");
+  train->add_option("--master-port", o.master_port, "Data parallel: the port node 0 listens on (default 29500)")
+      ->check(CLI::Range(1, 65535));
+  train->add_option("--local-addr", o.local_addr,
+                    "Data parallel: this host's address for the workers' connections (default: GLOO_SOCKET_IFNAME's "
+                    "interface, else loopback when the master is on loopback, else the host name's address)");
   train->footer(
-      "Writes best.pt, last.pt, history.csv/json, curves.png, config.json, split.json, train.log into train.out.");
+      "Writes best.pt, last.pt, history.csv/json, curves.png, config.json, split.json, train.log and report.html into "
+      "train.out.\nData parallel: --nproc N on one host; on several, the same command on each with --nnodes, "
+      "--node-rank, --master-addr and --master-port (or torchrun's RANK, WORLD_SIZE, MASTER_ADDR, ... environment).");
   return train;
 }
 

@@ -1,10 +1,12 @@
 // tl-train train: everything is checked (config, dataset, model, resume compatibility) before the
 // run directory is touched; then the trainer runs and the final model is scored on the test split.
 #include <csignal>
+#include <thread>
 #include <filesystem>
 #include <sstream>
 
 #include "command_helpers.h"
+#include "tl/c10d_parallel.h"
 #include "tl/checkpoint.h"
 #include "tl/commands.h"
 #include "tl/config.h"
@@ -16,6 +18,7 @@
 #include "tl/files.h"
 #include "tl/html_report.h"
 #include "tl/interrupts.h"
+#include "tl/launcher.h"
 #include "tl/logging.h"
 #include "tl/run_dir.h"
 #include "tl/split_record.h"
@@ -115,6 +118,53 @@ void evaluate_final_model(const RunDirectory& run, const std::string& checkpoint
   spdlog::info("Test evaluation written to {}", run.eval_dir("test"));
 }
 
+// What must be the same on every rank: the config (less what may differ per host), the classes
+// and the split.
+std::string run_fingerprint(const Config& config, const DatasetIndex& data, const std::string& split) {
+  Json shared = config.resolved;
+  shared.erase("threads"), shared.erase("device");
+  shared["data"].erase("root"), shared["data"].erase("workers"), shared["train"].erase("out");
+  std::string classes;
+  for (const auto& c : data.classes) classes += c + '\n';
+  return std::to_string(std::hash<std::string>{}(dump_json(shared))) + " classes " +
+         std::to_string(std::hash<std::string>{}(classes)) + " split " + split;
+}
+
+// Every rank compares its fingerprint with rank 0's; all learn which ranks differ.
+void check_same_run_everywhere(Parallel& parallel, const std::string& fingerprint) {
+  std::string rank0 = fingerprint;
+  parallel.broadcast(rank0);
+  std::vector<double> differs(size_t(parallel.world_size()), 0.0);
+  differs[size_t(parallel.rank())] = rank0 != fingerprint;
+  parallel.sum(differs);
+  std::string ranks;
+  for (size_t r = 0; r < differs.size(); ++r)
+    if (differs[r] > 0) ranks += (ranks.empty() ? "" : ", ") + std::to_string(r);
+  if (!ranks.empty())
+    throw DistError("rank(s) " + ranks + " have a different config, class list or split than rank 0; start every " +
+                    "rank with the same config, --set overrides and dataset");
+}
+
+// Runs `step` on rank 0 only; a failure there ends every rank with the same error.
+template <typename Step>
+void on_rank0_for_all(Parallel& parallel, Step step) {
+  std::string failure;
+  int code = 0;
+  if (parallel.rank() == 0) {
+    try {
+      step();
+    } catch (const Error& e) {
+      failure = e.what(), code = e.exit_code();
+    }
+  }
+  std::string message = failure.empty() ? "" : std::to_string(code) + " " + failure;
+  parallel.broadcast(message);
+  if (message.empty()) return;
+  const size_t space = message.find(' ');
+  const int exit_code = std::stoi(message.substr(0, space));
+  throw Error((parallel.rank() == 0 ? "" : "rank 0: ") + message.substr(space + 1), exit_code);
+}
+
 std::string joined(const std::vector<std::string>& items) {
   std::string out;
   for (const auto& item : items) out += (out.empty() ? "" : ", ") + item;
@@ -124,15 +174,28 @@ std::string joined(const std::vector<std::string>& items) {
 }  // namespace
 
 int run_train(const CliOptions& o) {
-  init_logging(/*to_stderr=*/false, o.quiet);
+  std::optional<DistLaunch> launch = launch_from_environment();
+  if (!launch && (o.nproc > 0 || o.nnodes > 1)) {  // the launcher: start this host's workers
+    CliOptions workers = o;
+    workers.nproc = std::max(1, o.nproc);
+    return run_local_workers(workers);
+  }
+  if (launch && launch->local_addr.empty()) launch->local_addr = o.local_addr;
+  const int rank = launch ? launch->rank : 0;
+  init_logging(/*to_stderr=*/false, o.quiet || rank != 0);  // the other ranks: warnings and errors
   Config config = load_config(o.config_path, o.overrides);
   if (!o.device.empty()) config.device = config.resolved["device"] = o.device;
   const RunStart start = o.resume ? RunStart::Resume : o.overwrite ? RunStart::Overwrite : RunStart::Fresh;
   RunDirectory run(config.train.out.empty() ? "runs/" + config.name : config.train.out);
-  run.check_startable(start);
-  const torch::Device device = resolve_device(config.device);
+  if (!launch) run.check_startable(start);
+  torch::Device device = resolve_device(config.device);
+  if (launch && device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, launch->local_rank);
   if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input sizes: let cuDNN pick
-  const int threads = configure_threads(config.threads);
+  // Workers on one host share its cores unless `threads` says otherwise.
+  const int wanted_threads = launch && config.threads == 0
+                                 ? std::max(1, int(std::thread::hardware_concurrency()) / launch->local_world_size)
+                                 : config.threads;
+  const int threads = configure_threads(wanted_threads);
   warn_if_slow_blas();
   use_plain_jit_executor();
 
@@ -147,22 +210,41 @@ int run_train(const CliOptions& o) {
   TransferModel model = build_model(config, num_classes);
   model.to(device);
   const ModelSummary summary = model.summary(config.model.input_size);
-  if (start == RunStart::Resume) check_resumable(run, config);
 
-  run.prepare(start);
-  add_log_file(run.log());
+  std::unique_ptr<Parallel> parallel = launch ? join_process_group(*launch, config.dist, device)
+                                              : std::make_unique<Parallel>();
+  const bool fresh_split = !(start == RunStart::Resume && run.has(run.split()) && run.has(run.resume_state()));
+  const Json record = fresh_split ? split_record(data, config.data) : read_split_record(run.split());
+  if (launch) check_same_run_everywhere(*parallel, run_fingerprint(config, data, split_digest(record)));
+  on_rank0_for_all(*parallel, [&] {
+    if (launch) run.check_startable(start);
+    if (start == RunStart::Resume) check_resumable(run, config);
+    run.prepare(start);
+  });
+  if (rank == 0) {
+    add_log_file(run.log());
+  } else if (fs::is_directory(run.dir())) {  // the same host (or a shared file system) as rank 0
+    add_log_file((fs::path(run.dir()) / ("train.rank" + std::to_string(rank) + ".log")).string());
+  }
+  if (launch)
+    spdlog::info("Data parallel: rank {} of {} (local rank {} of {}), master {}:{}, Gloo, batch {} per rank = {} per step",
+                 rank, launch->world_size, launch->local_rank, launch->local_world_size, launch->master_addr,
+                 launch->master_port, config.train.batch_size, config.train.batch_size * launch->world_size);
   spdlog::info("Device: {}, threads: {}, BLAS: {}", device.str(), threads, blas_in_use());
   spdlog::info("Model: {} (freeze \"{}\", head {}): {} trainable / {} frozen parameters", config.model.backbone,
                config.model.freeze, model.head_spec().dump(), summary.trainable_params, summary.frozen_params);
-  write_file_atomic(run.config(), dump_json(config.resolved, 2));
-  const bool fresh_split = !(start == RunStart::Resume && run.has(run.split()) && run.has(run.resume_state()));
-  const Json record = fresh_split ? split_record(data, config.data) : read_split_record(run.split());
-  if (fresh_split) write_file_atomic(run.split(), dump_json(record, 1));
+  if (rank == 0) {
+    write_file_atomic(run.config(), dump_json(config.resolved, 2));
+    if (fresh_split) write_file_atomic(run.split(), dump_json(record, 1));
+  }
 
   install_interrupt_handlers();
-  Parallel alone;
-  const RunOutputs outputs(run, /*writer=*/true);
-  Trainer trainer({config, data, model, device, outputs, alone,
+  // Every rank starts from rank 0's weights (seeds alone are not a promise across hosts).
+  std::vector<torch::Tensor> state = model.all_parameters();
+  for (const auto& b : model.buffers()) state.push_back(b);
+  parallel->broadcast_tensors(state);
+  const RunOutputs outputs(run, /*writer=*/parallel->is_writer());
+  Trainer trainer({config, data, model, device, outputs, *parallel,
                    [](int epoch, int64_t batch) {
                      if (batch > 0) fault_after_batch(epoch, batch);
                      return stop_signal();
@@ -170,6 +252,7 @@ int run_train(const CliOptions& o) {
                    split_digest(record)});
   const FitResult result = trainer.fit(start == RunStart::Resume);
   if (result.interrupted_by) return result.interrupted_by == SIGINT ? kExitInterrupted : kExitTerminated;
+  if (rank != 0) return kExitOk;  // rank 0 scores the final model and writes the report
   // A finished run whose test evaluation was cut short (killed) does it now.
   const bool tested = run.has(run.eval_dir("test") + "/metrics.json");
   if (!(result.nothing_to_do && tested) && !data.test.empty() && config.train.eval_test &&

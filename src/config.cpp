@@ -614,6 +614,18 @@ const std::vector<KeySpec>& schema() {
         boolean("train.channels_last", false, "CUDA only", [](Config& c, bool v) { c.train.channels_last = v; }));
     s.push_back(boolean("train.eval_test", true, "score the final model on the test split at the end",
                         [](Config& c, bool v) { c.train.eval_test = v; }));
+    // dist
+    s.push_back(choice<DistBackend>("dist.backend", DistBackend::Auto,
+                                    "data parallel: `auto` (Gloo, CUDA tensors included), `gloo`, or `nccl` (refused: not "
+                                    "built in yet)",
+                                    [](Config& c, DistBackend v) { c.dist.backend = v; }));
+    s.push_back(number("dist.timeout_s", 60, 1, 86400, false,
+                       "data parallel: how long a rank waits for the others (joining, every collective) before it "
+                       "gives up",
+                       [](Config& c, double v) { c.dist.timeout_s = v; }));
+    s.push_back(number("dist.bucket_mb", 25, 0.001, 4096, false,
+                       "data parallel: gradients are all-reduced in flattened buckets of about this size",
+                       [](Config& c, double v) { c.dist.bucket_mb = v; }));
     return s;
   }();
   return specs;

@@ -19,6 +19,11 @@ Fault parse_fault() {
   Fault f;
   const char* text = std::getenv("TL_TEST_FAULT");
   if (!text) return f;
+  // TL_TEST_FAULT_RANK=R: only the data-parallel worker of rank R has the fault.
+  if (const char* only = std::getenv("TL_TEST_FAULT_RANK")) {
+    const char* rank = std::getenv("RANK");
+    if (!rank || std::string(rank) != only) return f;
+  }
   const std::string spec = text;
   const auto at = spec.find('@');
   if (at == std::string::npos) return f;

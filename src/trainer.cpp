@@ -124,6 +124,12 @@ Trainer::Trainer(TrainerSetup setup)
 
 Trainer::~Trainer() = default;
 
+Json Trainer::resume_json() const {
+  Json state = state_.to_json();
+  state["world_size"] = s_.parallel.world_size();
+  return state;
+}
+
 // Without a validation split, val_* monitors fall back to the training metric (said once each).
 Metric Trainer::effective_metric(Metric metric) {
   if (!s_.data.val.empty() || !is_validation_metric(metric)) return metric;
@@ -178,6 +184,13 @@ bool Trainer::restore() {
   }
   // Rebuild the parameter groups as they were (the unfreeze schedule so far), then every value.
   const Json saved = resume_state_json(bytes, dir.resume_state());
+  // Within an epoch, the position counts global batches of batch_size x world: only the same
+  // world size continues it (at an epoch's end any world size can).
+  const int saved_world = saved.value("world_size", 1);
+  if (saved.at("batches_done").get<int64_t>() > 0 && saved_world != s_.parallel.world_size())
+    throw ConfigError("--resume: the run stopped within epoch " + std::to_string(saved.at("epochs_done").get<int>() + 1) +
+                      " with " + std::to_string(saved_world) + " process(es); resume it with as many (now " +
+                      std::to_string(s_.parallel.world_size()) + ")");
   const int started = saved.at("epochs_done").get<int>() + (saved.at("batches_done").get<int64_t>() > 0 ? 1 : 0);
   for (const auto& [epoch, spec] : s_.config.model.unfreeze_at)
     if (epoch <= started)
@@ -269,7 +282,7 @@ bool Trainer::train_epoch(int epoch, EpochRecord& record) {
     if (stopped_by_) {
       progress.finish();
       state_.batches_done = step;
-      s_.outputs.save_resume_state(s_.model, *optimizer_, state_.to_json());
+      s_.outputs.save_resume_state(s_.model, *optimizer_, resume_json());
       spdlog::warn(
           "interrupted by {} during epoch {} after batch {}: resumable state saved to {}; continue with --resume",
           stopped_by_ == SIGTERM ? "SIGTERM" : "SIGINT", epoch, step, s_.outputs.dir().resume_state());
@@ -411,7 +424,7 @@ bool Trainer::end_epoch(EpochRecord& record) {
     spdlog::info("Reducing the learning rate: {} has not improved for {} epochs",
                  name_of(state_.plateau.tracker().metric()), s_.config.optim.schedule.patience + 1);
   }
-  s_.outputs.save_resume_state(s_.model, *optimizer_, state_.to_json());
+  s_.outputs.save_resume_state(s_.model, *optimizer_, resume_json());
   s_.outputs.save_history(state_.history);
   // main() keeps freed memory in the heap for the training steps (no trimming, a high mmap
   // threshold); the loader's decoding then fragments it and the resident size crept up ~4 MB an

@@ -25,6 +25,7 @@ enum class MonitorMode { Auto, Min, Max };
 enum class ClassWeights { None, Balanced, List };
 enum class FeatureCacheMode { Auto, Off };
 enum class Amp { Off, Fp16, Bf16 };
+enum class DistBackend { Auto, Gloo, Nccl };
 
 template <typename E>
 using ChoiceNames = std::vector<std::pair<std::string, E>>;
@@ -46,6 +47,7 @@ const ChoiceNames<MonitorMode>& choice_names(MonitorMode*);
 const ChoiceNames<ClassWeights>& choice_names(ClassWeights*);
 const ChoiceNames<FeatureCacheMode>& choice_names(FeatureCacheMode*);
 const ChoiceNames<Amp>& choice_names(Amp*);
+const ChoiceNames<DistBackend>& choice_names(DistBackend*);
 
 template <typename E>
 const ChoiceNames<E>& names_of() {

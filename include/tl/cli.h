@@ -15,6 +15,13 @@ struct CliOptions {
   std::vector<std::string> overrides;  // --set key=value, in order (a later one wins)
   bool resume = false;                 // --resume: continue from RUN/last.resume.pt
   bool overwrite = false;              // --overwrite: reuse a non-empty run directory
+  // train: data parallel (torchrun's names; the environment's RANK, WORLD_SIZE, ... win)
+  int nproc = 0;                        // --nproc: worker processes on this host (0: one process, no group)
+  int nnodes = 1;                       // --nnodes: hosts
+  int node_rank = 0;                    // --node-rank: this host's index
+  std::string master_addr = "127.0.0.1";  // --master-addr: where rank 0 listens
+  int master_port = 29500;              // --master-port
+  std::string local_addr;               // --local-addr: this host's address for Gloo (default: see docs)
   // evaluate / predict
   std::string checkpoint;           // --checkpoint
   std::string data_root;            // --data: dataset root (default: the one recorded in the checkpoint)

@@ -134,6 +134,13 @@ struct TrainConfig {
   bool eval_test{};      // evaluate the final model on the test split at the end
 };
 
+// Data parallel settings that are not per launch (the launch's are flags or torchrun's environment).
+struct DistConfig {
+  DistBackend backend{};  // auto: NCCL for CUDA where LibTorch has it, else Gloo
+  double timeout_s{};     // how long a rank waits for the others before it gives up
+  double bucket_mb{};     // gradients are all-reduced in flattened buckets of about this size
+};
+
 struct Config {
   std::string name;      // experiment name; default: config file name without .json
   std::string device{};  // auto | cpu | cuda | cuda:N
@@ -142,6 +149,7 @@ struct Config {
   ModelConfig model;
   OptimConfig optim;
   TrainConfig train;
+  DistConfig dist;
   Json resolved;  // the merged, defaults-filled JSON this was parsed from
 };
 

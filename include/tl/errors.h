@@ -16,6 +16,7 @@ enum ExitCode : int {
   kExitIo = 6,           // cannot write outputs (disk full, permissions)
   kExitTraining = 7,     // training diverged (NaN/Inf loss)
   kExitPredict = 8,      // predict: some inputs could not be classified
+  kExitDistributed = 9,  // data parallel: another process died, never joined, or disagrees
   kExitInterrupted = 130,  // SIGINT (128 + 2)
   kExitTerminated = 143,   // SIGTERM (128 + 15)
 };
@@ -35,5 +36,6 @@ struct DataError : Error { explicit DataError(const std::string& m) : Error(m, k
 struct ModelError : Error { explicit ModelError(const std::string& m) : Error(m, kExitModel) {} };
 struct IoError : Error { explicit IoError(const std::string& m) : Error(m, kExitIo) {} };
 struct TrainingError : Error { explicit TrainingError(const std::string& m) : Error(m, kExitTraining) {} };
+struct DistError : Error { explicit DistError(const std::string& m) : Error(m, kExitDistributed) {} };
 
 }  // namespace tl

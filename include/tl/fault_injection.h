@@ -4,6 +4,7 @@
 //   "INT@E:B", "TERM@E:B", "KILL@E:B"  raise that signal right after training batch B of epoch E
 //   "KILL@write:N"                     SIGKILL during the N-th atomic file write of the process,
 //                                      after its temporary file is written, before the rename
+// With TL_TEST_FAULT_RANK=R as well, only the data-parallel worker whose RANK is R has the fault.
 #include <cstdint>
 
 namespace tl {

@@ -98,6 +98,7 @@ class Trainer {
   double learning_rate() const { return lr_; }
 
  private:
+  Json resume_json() const;  // the trainer state and the world size it ran with
   void refresh_feature_cache();
   void train_batch(const Batch& batch, bool cached, int64_t step, double& group_weight);
   void apply_gradients(double group_weight);
