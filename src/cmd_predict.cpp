@@ -116,7 +116,7 @@ int run_predict(const CliOptions& o) {
   if (!o.explain_dir.empty()) {
     const std::string layer = o.explain_layer.empty() ? ckpt.model.default_explain_layer() : o.explain_layer;
     ckpt.model.explain_stage(layer);  // an unknown name fails before any work
-    create_output_folder(o.explain_dir);
+    create_output_folder(o.explain_dir, "--explain");
     explainer.emplace(o.explain_dir, layer, info);
   }
   for (size_t begin = 0; begin < files.size(); begin += batch_size) {

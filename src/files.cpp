@@ -170,12 +170,12 @@ int remove_stale_temp_files(const std::string& dir) {
   return removed;
 }
 
-void create_output_folder(const std::string& dir) {
+void create_output_folder(const std::string& dir, const std::string& flag) {
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec || !fs::is_directory(dir, ec))
     throw IoError(dir + ": cannot create the output folder (" + (ec ? ec.message() : "not a directory") +
-                  "); pass a writable place with --out");
+                  "); pass a writable place with " + flag);
 }
 
 std::string read_file(const std::string& path) {

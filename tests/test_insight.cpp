@@ -319,6 +319,12 @@ TEST_F(GradCam, FrozenBackboneDefaultLayerTextOutputBadImagesAndUnknownLayers) {
   ASSERT_FALSE(overlay.empty());
   EXPECT_GT(cv::norm(original, overlay, cv::NORM_L1) / (64 * 64 * 3), 10.0);
 
+  // An --explain path that is a file: one line naming the flag to change.
+  RunResult on_file = run_tl({"predict", "--checkpoint", ckpt, first, "--explain", first});
+  EXPECT_EQ(on_file.exit_code, tl::kExitIo) << on_file.err;
+  EXPECT_NE(on_file.err.find("--explain"), std::string::npos) << on_file.err;
+  EXPECT_EQ(lines_of(on_file.err).size(), 1u) << on_file.err;
+
   // A convolution (followed by an in-place ReLU), by its Keras name.
   RunResult conv = run_tl({"predict", "--checkpoint", ckpt, first, "--json", "--explain", cams, "--explain-layer", "block5_conv3"});
   EXPECT_EQ(conv.exit_code, 0) << conv.err;

@@ -39,6 +39,6 @@ int remove_stale_temp_files(const std::string& dir);
 std::string read_file(const std::string& path);  // throws IoError
 
 // Creates `dir` (and its parents) for a command's --out; IoError naming it when that fails.
-void create_output_folder(const std::string& dir);
+void create_output_folder(const std::string& dir, const std::string& flag = "--out");
 
 }  // namespace tl
