@@ -10,11 +10,10 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 
 #include "tl/errors.h"
+#include "tl/gradient_reducer.h"
 
 namespace tl {
 namespace {
-
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
 
 int env_int(const char* name, int fallback, int lo, int hi) {
   const char* text = std::getenv(name);
@@ -56,45 +55,31 @@ class ProcessGroupParallel : public Parallel {
         rank_(rank),
         world_(world),
         bucket_bytes_(int64_t(bucket_mb * 1024 * 1024)),
-        timeout_s_(timeout_s) {}
+        timeout_s_(timeout_s),
+        reducer_(group_, bucket_bytes_, [this](const auto& work, const std::string& what) { wait(work, what); }) {}
 
   ~ProcessGroupParallel() override {
     if (steps_ == 0) return;
-    spdlog::info("Data parallel: {} gradient all-reduces; all-reduce: {:.2f} s waiting over {:.2f} s of training",
-                 steps_, reducing_s_, seconds(first_reduce_, last_reduce_));
+    spdlog::info("Data parallel: {} steps, {} gradient buckets each, {} bucket all-reduces started during backward; "
+                 "all-reduce: {:.2f} s waiting over {:.2f} s of training",
+                 steps_, reducer_.buckets(), reducer_.launched_during_backward(), reducing_s_,
+                 seconds(first_reduce_, last_reduce_));
   }
 
   int rank() const override { return rank_; }
   int world_size() const override { return world_; }
 
+  void before_backward(const std::vector<torch::Tensor>& params, bool last_of_step) override {
+    if (last_of_step) reducer_.arm(params);
+  }
+
   double reduce_gradients(const std::vector<torch::Tensor>& params, double denominator) override {
     const auto started = std::chrono::steady_clock::now();
     if (steps_++ == 0) first_reduce_ = started;
-    const double total = reduce(params, denominator);
+    const double total = reducer_.finish(params, denominator);
     last_reduce_ = std::chrono::steady_clock::now();
     reducing_s_ += seconds(started, last_reduce_);
     return total;
-  }
-
-  // The sum over ranks of every gradient, and of the loss denominators.
-  double reduce(const std::vector<torch::Tensor>& params, double denominator) {
-    std::vector<torch::Tensor> grads;
-    grads.reserve(params.size());
-    for (const auto& p : params) {
-      if (!p.grad().defined()) p.mutable_grad() = torch::zeros_like(p);
-      grads.push_back(p.grad());
-    }
-    // Buckets from the last parameter to the first: the order backward produces gradients in.
-    std::vector<Bucket> buckets = make_buckets(grads);
-    for (auto& b : buckets) b.work = group_->allreduce(b.flat_list);
-    std::vector<torch::Tensor> total{torch::full({1}, denominator, torch::kFloat64)};
-    auto work = group_->allreduce(total);
-    for (auto& b : buckets) {
-      wait(b.work, "the gradient all-reduce");
-      b.scatter();
-    }
-    wait(work, "the gradient all-reduce");
-    return total[0].item<double>();
   }
 
   void sum(std::vector<double>& values) override {
@@ -194,6 +179,7 @@ class ProcessGroupParallel : public Parallel {
   int rank_, world_;
   int64_t bucket_bytes_;
   double timeout_s_;
+  GradientReducer reducer_;  // last: it waits through wait(), which needs the members above
 };
 
 }  // namespace

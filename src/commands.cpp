@@ -20,8 +20,6 @@ int report(const std::string& message, int exit_code) {
   return exit_code;
 }
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 }  // namespace
 
 int run_command(const CliOptions& options) {

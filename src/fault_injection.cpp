@@ -1,9 +1,14 @@
 #include "tl/fault_injection.h"
 
 #include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <string>
+
+#include <unistd.h>
+
+#include "tl/interrupts.h"
 
 namespace tl {
 namespace {
@@ -13,6 +18,7 @@ struct Fault {
   int epoch = -1;
   int64_t batch = -1;
   int write = -1;  // the N-th atomic write
+  bool to_parent = false;  // the signal goes to the parent process (the --nproc launcher)
 };
 
 Fault parse_fault() {
@@ -27,7 +33,9 @@ Fault parse_fault() {
   const std::string spec = text;
   const auto at = spec.find('@');
   if (at == std::string::npos) return f;
-  const std::string name = spec.substr(0, at), where = spec.substr(at + 1);
+  std::string name = spec.substr(0, at);
+  const std::string where = spec.substr(at + 1);
+  if (name.rfind("PARENT_", 0) == 0) f.to_parent = true, name = name.substr(7);
   f.signal = name == "INT" ? SIGINT : name == "TERM" ? SIGTERM : name == "KILL" ? SIGKILL : 0;
   try {
     if (where.rfind("write:", 0) == 0) {
@@ -52,7 +60,16 @@ const Fault& fault() {
 
 void fault_after_batch(int epoch, int64_t batch) {
   const Fault& f = fault();
-  if (f.signal && f.epoch == epoch && f.batch == batch) std::raise(f.signal);
+  if (!f.signal || f.epoch != epoch || f.batch != batch) return;
+  if (!f.to_parent) {
+    std::raise(f.signal);
+    return;
+  }
+  // The launcher passes the signal back to every worker; wait (up to 10 s) until it is here, so
+  // that this batch, not a later one, is where the run stops.
+  ::kill(::getppid(), f.signal);
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (stop_signal() == 0 && std::chrono::steady_clock::now() < until) ::usleep(10000);
 }
 
 void fault_before_rename() {

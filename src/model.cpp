@@ -17,8 +17,6 @@ namespace {
 
 constexpr double kVggDropout = 0.5;  // torchvision's classifier dropout between fc1, fc2 and the output
 
-std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
-
 std::string export_hint(const std::string& path) {
   return "export one with: /usr/bin/python3 scripts/export_backbone.py --arch vgg16 --out " + path +
          " (add --weights random when offline)";

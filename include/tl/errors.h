@@ -21,6 +21,9 @@ enum ExitCode : int {
   kExitTerminated = 143,   // SIGTERM (128 + 15)
 };
 
+// The first line of a library's message (LibTorch's carry a C++ backtrace after it).
+inline std::string first_line(const std::string& s) { return s.substr(0, s.find('\n')); }
+
 class Error : public std::runtime_error {
  public:
   Error(const std::string& message, int exit_code) : std::runtime_error(message), exit_code_(exit_code) {}

@@ -9,6 +9,7 @@ Frozen layers are put in eval mode, so that a frozen BatchNorm keeps its statist
 does. Subcommands:
 
   train     --data D --backbone B --arch A --freeze SPEC ...         -> OUT/history.json
+            [--nproc N: DistributedDataParallel over N Gloo processes on 127.0.0.1, training only]
   evaluate  --data D --checkpoint tl-train.pt --arch A --split train -> metrics on stdout (JSON)
   pipeline  --data D --workers W --epochs E                          -> images/s (JSON)
   predict   --checkpoint tl-train.pt IMAGE                           -> top-5 + load time (JSON)
@@ -140,6 +141,12 @@ def run_eval(model, data):
 
 
 def cmd_train(args):
+    if args.nproc > 1:
+        import torch.multiprocessing as mp
+        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ.setdefault("MASTER_PORT", str(args.master_port))
+        mp.spawn(ddp_train, args=(args,), nprocs=args.nproc)
+        return
     torch.manual_seed(args.seed)
     model = make_model(args.arch)
     load_backbone(model, args.backbone, args.arch)
@@ -165,17 +172,59 @@ def cmd_train(args):
             loss_sum += loss.item() * len(y)
             correct += (logits.argmax(1) == y).sum().item()
             seen += len(y)
+        train_seconds = time.perf_counter() - start
         val = run_eval(model, val_data)
         seconds = time.perf_counter() - start
         if val["loss"] < best:
             best = val["loss"]
             torch.save(model.state_dict(), best_path)
         history.append({"epoch": epoch, "loss": loss_sum / seen, "acc": correct / seen, "val_loss": val["loss"],
-                        "val_acc": val["accuracy"], "seconds": seconds})
+                        "val_acc": val["accuracy"], "seconds": seconds, "train_seconds": train_seconds})
         write_json(os.path.join(args.out, "history.json"), history)  # each epoch, as tl-train does
         print(f"epoch {epoch}: {seconds:.1f}s loss {loss_sum / seen:.4f} val_loss {val['loss']:.4f}", file=sys.stderr)
     model.load_state_dict(torch.load(best_path))
     write_json(os.path.join(args.out, "test.json"), run_eval(model, loader(args, "test", False)))
+
+
+def ddp_train(rank, args):
+    """One rank of DistributedDataParallel (Gloo, CPU) as its tutorial writes it: a
+    DistributedSampler shards each epoch, DDP averages the gradients in buckets during backward.
+    Rank 0 writes the epochs' training times; no validation or test (the scaling benchmark times
+    training alone)."""
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+    from torch.utils.data.distributed import DistributedSampler
+    torch.set_num_threads(args.threads)
+    dist.init_process_group("gloo", rank=rank, world_size=args.nproc)
+    torch.manual_seed(args.seed)
+    model = make_model(args.arch)
+    load_backbone(model, args.backbone, args.arch)
+    frozen = frozen_modules(model, args.arch, args.freeze)
+    for p in frozen.parameters():
+        p.requires_grad = False
+    ddp = DistributedDataParallel(model)
+    optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
+    dataset = Food11(args.data, "train", args.size)
+    sampler = DistributedSampler(dataset, shuffle=True, seed=args.seed)
+    data = DataLoader(dataset, batch_size=args.batch, sampler=sampler, num_workers=args.workers,
+                      persistent_workers=args.workers > 0)
+    history = []
+    for epoch in range(1, args.epochs + 1):
+        sampler.set_epoch(epoch)
+        dist.barrier()
+        start = time.perf_counter()
+        model.train()
+        frozen.eval()
+        for x, y in data:
+            optimizer.zero_grad()
+            F.cross_entropy(ddp(x), y).backward()
+            optimizer.step()
+        dist.barrier()
+        history.append({"epoch": epoch, "train_seconds": time.perf_counter() - start})
+        if rank == 0:
+            os.makedirs(args.out, exist_ok=True)
+            write_json(os.path.join(args.out, "history.json"), history)
+    dist.destroy_process_group()
 
 
 def cmd_evaluate(args):
@@ -254,6 +303,8 @@ def main():
     s.add_argument("--lr", type=float, default=1e-4)
     s.add_argument("--seed", type=int, default=42)
     s.add_argument("--out", required=True)
+    s.add_argument("--nproc", type=int, default=1, help="data parallel over this many processes (DDP, Gloo)")
+    s.add_argument("--master-port", type=int, default=29733)
     s = commands["evaluate"][0]
     s.add_argument("--data", required=True)
     s.add_argument("--checkpoint", required=True)

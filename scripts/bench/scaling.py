@@ -1,15 +1,19 @@
 #!/usr/bin/env python3
-"""Data-parallel scaling: 2 ranks x 1 thread against 1 process x 1 thread, training images/s.
+"""Data-parallel scaling: 2 ranks x 1 thread against 1 process x 1 thread, training images/s,
+tl-train and PyTorch's DistributedDataParallel (the peer, scripts/bench/peer.py) side by side.
 
     /usr/bin/python3 scripts/bench/scaling.py --tl build/tl-train --data data/fashion_source \
         --backbone models/vgg16_random_features.pt [--size 32] [--epochs 3] [--out bench-out/scaling]
 
-Full-width VGG16 (random weights) at --size px, batch 32 per process, two workloads: half frozen
-(blocks 1-3 frozen and cached, blocks 4-5 and the head trained: ~13 M trainable parameters) and
-all frozen without the feature cache (the whole backbone forward, the head trained). Throughput is the training split's images over
-the median epoch time of epochs 2.. (epoch 1 builds the feature cache). The data-parallel run's
-all-reduce share is what rank 0's log reports: time waiting for gradient all-reduces over the
-epochs' training time. Prints a Markdown table and writes OUT/scaling.json.
+Full-width VGG16 (random weights) at --size px, batch 32 per process, the head of
+configs/food11_half.json, two workloads: half frozen (blocks 1-3 frozen; tl-train caches their
+output, the peer runs them every step as a PyTorch user would; blocks 4-5 and the head trained:
+~13 M trainable parameters) and all frozen without tl-train's feature cache (the whole backbone
+forward, the head trained). Throughput is the training split's images over the median training
+time of epochs 2.. (epoch 1 builds tl-train's feature cache; validation is not counted). The peer's
+2-rank run is DDP on Gloo over 127.0.0.1 with a DistributedSampler. tl-train's all-reduce share is
+what rank 0's log reports: time waiting for gradient all-reduces after backward over the epochs'
+training time. Prints a Markdown table and writes OUT/scaling.json.
 """
 import argparse
 import json
@@ -40,6 +44,17 @@ def train(tl, out, config, extra, log):
     return seconds, share
 
 
+def peer_train(out, freeze, a, nproc):
+    shutil.rmtree(out, ignore_errors=True)
+    cmd = [sys.executable, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peer.py"), "train",
+           "--data", a.data, "--backbone", a.backbone, "--freeze", freeze, "--size", str(a.size), "--batch", "32",
+           "--threads", "1", "--workers", "1", "--epochs", str(a.epochs), "--out", out, "--nproc", str(nproc)]
+    with open(out + ".log", "w") as f:
+        subprocess.run(cmd, check=True, stdout=f, stderr=subprocess.STDOUT, timeout=3600)
+    history = json.load(open(os.path.join(out, "history.json")))
+    return statistics.median(e["train_seconds"] for e in history[1:])
+
+
 def main():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--tl", required=True)
@@ -59,7 +74,7 @@ def main():
         config = os.path.join(a.out, "config.json")
         json.dump({"threads": 1, "data": {"root": a.data, "layout": "food11", "workers": 1},
                    "model": {"backbone": a.backbone, "freeze": freeze, "input_size": a.size,
-                             "head": {"pool": "avg", "hidden": [64], "dropout": 0.0}},
+                             "head": {"pool": "avg", "hidden": [100], "dropout": 0.2}},
                    "optim": {"name": "adam", "lr": 1e-4},
                    "train": {"epochs": a.epochs, "batch_size": 32, "eval_test": False, "feature_cache": cache}},
                   open(config, "w"))
@@ -67,15 +82,21 @@ def main():
         one, _ = train(a.tl, os.path.join(a.out, key + "_1"), config, [], os.path.join(a.out, key + "_1.log"))
         two, share = train(a.tl, os.path.join(a.out, key + "_2"), config, ["--nproc", "2", "--master-port", "29731"],
                            os.path.join(a.out, key + "_2.log"))
-        speedup = one / two
-        results[key] = {"one_process_images_per_s": train_images / one, "two_ranks_images_per_s": train_images / two,
-                        "speedup": speedup, "allreduce_share": share}
-        rows.append(f"| {name} | {train_images / one:.1f} | {train_images / two:.1f} | {speedup:.2f}x | "
-                    f"{'' if share is None else f'{100 * share:.0f} %'} |")
+        peer_one = peer_train(os.path.join(a.out, key + "_peer_1"), freeze, a, 1)
+        peer_two = peer_train(os.path.join(a.out, key + "_peer_2"), freeze, a, 2)
+        ips = {k: train_images / v for k, v in
+               {"tl_1": one, "tl_2": two, "peer_1": peer_one, "peer_2": peer_two}.items()}
+        results[key] = {"images_per_s": ips, "tl_speedup": one / two, "peer_speedup": peer_one / peer_two,
+                        "tl_over_peer_2_ranks": ips["tl_2"] / ips["peer_2"], "tl_allreduce_share": share}
+        rows.append(f"| {name} | {ips['tl_1']:.1f} | {ips['tl_2']:.1f} | {one / two:.2f}x | "
+                    f"{'' if share is None else f'{100 * share:.0f} %'} | {ips['peer_1']:.1f} | {ips['peer_2']:.1f} | "
+                    f"{peer_one / peer_two:.2f}x | {ips['tl_2'] / ips['peer_2']:.2f}x |")
         print(rows[-1], flush=True)
-    print(f"\nVGG16 at {a.size} px, batch 32 per process, {train_images} training images, median of epochs 2-{a.epochs}")
-    print("| workload | 1 process x 1 thread (img/s) | 2 ranks x 1 thread (img/s) | speed-up | all-reduce share |")
-    print("|---|---|---|---|---|")
+    print(f"\nVGG16 at {a.size} px, batch 32 per process, 1 thread and 1 loader worker per process, "
+          f"{train_images} training images, median of epochs 2-{a.epochs}")
+    print("| workload | tl-train 1 process (img/s) | tl-train 2 ranks | tl-train speed-up | tl-train all-reduce share "
+          "| DDP peer 1 process | DDP peer 2 ranks | peer speed-up | tl-train / peer, 2 ranks |")
+    print("|---|---|---|---|---|---|---|---|---|")
     print("\n".join(rows))
     json.dump(results, open(os.path.join(a.out, "scaling.json"), "w"), indent=1)
 
