@@ -9,7 +9,7 @@
 # prints the report and writes OUT/report.md and OUT/report.json. About 8 minutes at 64 px on
 # 2 cores after the first build; --size 224 is available (much longer). --scaling then also runs
 # scripts/bench/scaling.py (data parallel, 2 ranks against 1 process, tl-train and PyTorch DDP side
-# by side) on 5,005 generated 64x64 JPEGs: about 25 more minutes.
+# by side) on 5,005 generated 64x64 JPEGs: two workloads, each about 11 minutes on 2 cores.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
