@@ -140,6 +140,17 @@ def run_eval(model, data):
             "confusion_matrix": confusion.tolist()}
 
 
+def model_to_train(args):
+    """The seeded model with the exported backbone's weights and its frozen part; returns both."""
+    torch.manual_seed(args.seed)
+    model = make_model(args.arch)
+    load_backbone(model, args.backbone, args.arch)
+    frozen = frozen_modules(model, args.arch, args.freeze)
+    for p in frozen.parameters():
+        p.requires_grad = False
+    return model, frozen
+
+
 def cmd_train(args):
     if args.nproc > 1:
         import torch.multiprocessing as mp
@@ -147,12 +158,7 @@ def cmd_train(args):
         os.environ.setdefault("MASTER_PORT", str(args.master_port))
         mp.spawn(ddp_train, args=(args,), nprocs=args.nproc)
         return
-    torch.manual_seed(args.seed)
-    model = make_model(args.arch)
-    load_backbone(model, args.backbone, args.arch)
-    frozen = frozen_modules(model, args.arch, args.freeze)
-    for p in frozen.parameters():
-        p.requires_grad = False
+    model, frozen = model_to_train(args)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     train_data, val_data = loader(args, "train", True), loader(args, "val", False)
     os.makedirs(args.out, exist_ok=True)
@@ -196,12 +202,7 @@ def ddp_train(rank, args):
     from torch.utils.data.distributed import DistributedSampler
     torch.set_num_threads(args.threads)
     dist.init_process_group("gloo", rank=rank, world_size=args.nproc)
-    torch.manual_seed(args.seed)
-    model = make_model(args.arch)
-    load_backbone(model, args.backbone, args.arch)
-    frozen = frozen_modules(model, args.arch, args.freeze)
-    for p in frozen.parameters():
-        p.requires_grad = False
+    model, frozen = model_to_train(args)
     ddp = DistributedDataParallel(model)
     optimizer = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=args.lr)
     dataset = Food11(args.data, "train", args.size)
