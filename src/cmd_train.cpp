@@ -171,6 +171,48 @@ std::string joined(const std::vector<std::string>& items) {
   return out;
 }
 
+// The device this process trains on: a data-parallel worker's "cuda" is the GPU of its local rank.
+torch::Device training_device(const Config& config, const std::optional<DistLaunch>& launch) {
+  torch::Device device = resolve_device(config.device);
+  if (launch && device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, launch->local_rank);
+  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input sizes: let cuDNN pick
+  return device;
+}
+
+// Workers on one host share its cores unless `threads` says otherwise.
+int training_threads(const Config& config, const std::optional<DistLaunch>& launch) {
+  if (!launch || config.threads != 0) return config.threads;
+  return std::max(1, int(std::thread::hardware_concurrency()) / launch->local_world_size);
+}
+
+void log_run_start(const Config& config, const std::optional<DistLaunch>& launch, const torch::Device& device,
+                   int threads, TransferModel& model, const ModelSummary& summary) {
+  if (launch)
+    spdlog::info("Data parallel: rank {} of {} (local rank {} of {}), master {}:{}, Gloo, batch {} per rank = {} per step",
+                 launch->rank, launch->world_size, launch->local_rank, launch->local_world_size, launch->master_addr,
+                 launch->master_port, config.train.batch_size, config.train.batch_size * launch->world_size);
+  spdlog::info("Device: {}, threads: {}, BLAS: {}", device.str(), threads, blas_in_use());
+  spdlog::info("Model: {} (freeze \"{}\", head {}): {} trainable / {} frozen parameters", config.model.backbone,
+               config.model.freeze, model.head_spec().dump(), summary.trainable_params, summary.frozen_params);
+}
+
+// After training: the test evaluation (also when an earlier run was killed before it), the
+// report, and the closing line.
+void finish_run(const RunDirectory& run, const FitResult& result, const DatasetIndex& data, const Config& config,
+                const torch::Device& device) {
+  const bool tested = run.has(run.eval_dir("test") + "/metrics.json");
+  if (!(result.nothing_to_do && tested) && !data.test.empty() && config.train.eval_test &&
+      run.has(result.final_checkpoint))
+    evaluate_final_model(run, result.final_checkpoint, data, device);
+  try {
+    spdlog::info("Report: {}", write_run_report(run.dir(), device));
+  } catch (const std::exception& e) {  // the run itself is complete: say so, and how to retry
+    spdlog::warn("report.html was not written ({}); make it with: tl-train report {}", e.what(), run.dir());
+  }
+  spdlog::info("Done. Outputs in {}: {} (best.pt: epoch {})", run.dir(), joined(run.present_outputs()),
+               result.best_epoch);
+}
+
 }  // namespace
 
 int run_train(const CliOptions& o) {
@@ -188,14 +230,8 @@ int run_train(const CliOptions& o) {
   const RunStart start = o.resume ? RunStart::Resume : o.overwrite ? RunStart::Overwrite : RunStart::Fresh;
   RunDirectory run(config.train.out.empty() ? "runs/" + config.name : config.train.out);
   if (!launch) run.check_startable(start);
-  torch::Device device = resolve_device(config.device);
-  if (launch && device.is_cuda() && !device.has_index()) device = torch::Device(torch::kCUDA, launch->local_rank);
-  if (device.is_cuda()) at::globalContext().setBenchmarkCuDNN(true);  // fixed input sizes: let cuDNN pick
-  // Workers on one host share its cores unless `threads` says otherwise.
-  const int wanted_threads = launch && config.threads == 0
-                                 ? std::max(1, int(std::thread::hardware_concurrency()) / launch->local_world_size)
-                                 : config.threads;
-  const int threads = configure_threads(wanted_threads);
+  const torch::Device device = training_device(config, launch);
+  const int threads = configure_threads(training_threads(config, launch));
   warn_if_slow_blas();
   use_plain_jit_executor();
 
@@ -226,13 +262,7 @@ int run_train(const CliOptions& o) {
   } else if (fs::is_directory(run.dir())) {  // the same host (or a shared file system) as rank 0
     add_log_file((fs::path(run.dir()) / ("train.rank" + std::to_string(rank) + ".log")).string());
   }
-  if (launch)
-    spdlog::info("Data parallel: rank {} of {} (local rank {} of {}), master {}:{}, Gloo, batch {} per rank = {} per step",
-                 rank, launch->world_size, launch->local_rank, launch->local_world_size, launch->master_addr,
-                 launch->master_port, config.train.batch_size, config.train.batch_size * launch->world_size);
-  spdlog::info("Device: {}, threads: {}, BLAS: {}", device.str(), threads, blas_in_use());
-  spdlog::info("Model: {} (freeze \"{}\", head {}): {} trainable / {} frozen parameters", config.model.backbone,
-               config.model.freeze, model.head_spec().dump(), summary.trainable_params, summary.frozen_params);
+  log_run_start(config, launch, device, threads, model, summary);
   if (rank == 0) {
     write_file_atomic(run.config(), dump_json(config.resolved, 2));
     if (fresh_split) write_file_atomic(run.split(), dump_json(record, 1));
@@ -252,19 +282,7 @@ int run_train(const CliOptions& o) {
                    split_digest(record)});
   const FitResult result = trainer.fit(start == RunStart::Resume);
   if (result.interrupted_by) return result.interrupted_by == SIGINT ? kExitInterrupted : kExitTerminated;
-  if (rank != 0) return kExitOk;  // rank 0 scores the final model and writes the report
-  // A finished run whose test evaluation was cut short (killed) does it now.
-  const bool tested = run.has(run.eval_dir("test") + "/metrics.json");
-  if (!(result.nothing_to_do && tested) && !data.test.empty() && config.train.eval_test &&
-      run.has(result.final_checkpoint))
-    evaluate_final_model(run, result.final_checkpoint, data, device);
-  try {
-    spdlog::info("Report: {}", write_run_report(run.dir(), device));
-  } catch (const std::exception& e) {  // the run itself is complete: say so, and how to retry
-    spdlog::warn("report.html was not written ({}); make it with: tl-train report {}", e.what(), run.dir());
-  }
-  spdlog::info("Done. Outputs in {}: {} (best.pt: epoch {})", run.dir(), joined(run.present_outputs()),
-               result.best_epoch);
+  if (rank == 0) finish_run(run, result, data, config, device);  // rank 0 scores the final model
   return kExitOk;
 }
 
