@@ -128,6 +128,11 @@ TEST_F(DataParallel, OnlyRankZeroWritesTheRunAndItsCheckpointWorksInOneProcess) 
   EXPECT_NE(read_text(run / "train.rank1.log").find("rank 1 of 2"), std::string::npos);
   RunResult scored = run_tl({"evaluate", "--checkpoint", (run / "best.pt").string(), "--split", "val", "--json"});
   EXPECT_EQ(scored.exit_code, 0) << scored.err;
+  // Stopped at an epoch's end, the run goes on in one process: another world size can continue it there.
+  RunResult alone = run_tl({"train", "--config", cfg, "--quiet", "--resume", "--set", "train.epochs=3", "--set",
+                            "train.eval_test=true"});
+  ASSERT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_EQ(setup.history("run").size(), 3u);
 }
 
 TEST_F(DataParallel, AKilledWorkerEndsTheRunWithinTheTimeoutAndResumeContinues) {
