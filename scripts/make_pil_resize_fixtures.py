@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Writes tests/fixtures/pil_resize: an input image and PIL's (and torchvision's) resizes of it,
 which tests/test_image.cpp compares data.interpolation's filters with, so no test needs Python."""
+import argparse
 import pathlib
 import sys
 
 import numpy as np
 from PIL import Image
 
-out = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else "tests/fixtures/pil_resize")
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("out", nargs="?", default="tests/fixtures/pil_resize", help="output folder (default: %(default)s)")
+out = pathlib.Path(parser.parse_args().out)
 out.mkdir(parents=True, exist_ok=True)
 rng = np.random.RandomState(0)
 # Noise over a gradient: every tap of every filter shows in the result.

@@ -56,7 +56,7 @@ def parse_args(argv=None):
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--placement", choices=("centred", "random"), default="centred",
                    help="centred: the item fills the frame, as in Fashion-MNIST; random: "
-                        "scaled to %d-100%% of the frame and placed at a random position "
+                        "scaled to %d-100%%%% of the frame and placed at a random position "
                         "(seeded), as objects sit in photographs" % int(100 * MIN_RANDOM_SCALE))
     p.add_argument("--source", default=DEFAULT_SOURCE,
                    help="directory with the *-ubyte.gz IDX files")

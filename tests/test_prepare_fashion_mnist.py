@@ -6,7 +6,7 @@ Usage (CTest runs it): test_prepare_fashion_mnist.py SOURCE_DIR
 Writes two small datasets from Debian's dataset-fashion-mnist and checks: the Food-11 layout and
 counts; byte-identical output for the same arguments; centred items touch the frame's edges while
 randomly placed ones are smaller, sit on a black border, and vary in size and position; a
-non-empty output folder is refused without --overwrite.
+non-empty output folder is refused without --overwrite; --help prints the options.
 
 Exits 77 (CTest SKIP_RETURN_CODE) when numpy or PIL is missing or the dataset is not installed.
 """
@@ -94,6 +94,9 @@ with tempfile.TemporaryDirectory() as tmp:
 
     r = prepare(placed, "--placement", "random")
     check(r.returncode != 0 and "--overwrite" in r.stderr, "a non-empty --out was not refused with a hint")
+
+r = subprocess.run([sys.executable, SCRIPT, "--help"], capture_output=True, text=True)
+check(r.returncode == 0 and "50-100% of the frame" in r.stdout, f"--help failed: {r.stderr.strip()[-200:]}")
 
 if failures:
     print(f"{len(failures)} check(s) failed")
